@@ -1,0 +1,93 @@
+//! Connector specs: what one `connectors/<id>.toml` says, resolved and checked.
+//!
+//! These are the validated forms the rest of the hub uses; the file syntax (and its diagnostics)
+//! lives in [`super::load`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One connector, ready to run.
+#[derive(Debug, Clone)]
+pub struct ConnectorSpec {
+    /// Unique id; defaults to the file stem.
+    pub id: String,
+    /// Which legacy system; part of the CloudEvents `source`.
+    pub system: String,
+    /// Mapping name: `mappings/<mapping>.toml`.
+    pub mapping: String,
+    /// minijinja template for the routing key; `None` routes by event type.
+    pub routing_key: Option<String>,
+    pub content_mode: ContentMode,
+    pub source: SourceSpec,
+    pub format: FormatSpec,
+    /// The connector file, for messages.
+    pub file: PathBuf,
+}
+
+/// CloudEvents content mode on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContentMode {
+    /// `data` is the body; attributes are `cloudEvents_*` headers.
+    #[default]
+    Binary,
+    /// The body is the whole event as `application/cloudevents+json`.
+    Structured,
+}
+
+#[derive(Debug, Clone)]
+pub enum SourceSpec {
+    File(FileSourceSpec),
+}
+
+/// `[source] type = "file"`.
+#[derive(Debug, Clone)]
+pub struct FileSourceSpec {
+    /// Folder watched for files.
+    pub path: PathBuf,
+    /// Glob matched against file names in the folder (not recursive).
+    pub glob: String,
+    /// A file is taken once its size and modification time are unchanged this long.
+    pub settle: Duration,
+    /// Period of the full rescan that backs up file-system notifications.
+    pub rescan: Duration,
+    /// What happens to a file once all its records are settled.
+    pub after: After,
+    /// When set, a file is taken only once `<file><marker>` exists (e.g. `.done`, `.ok`).
+    pub marker: Option<String>,
+    /// Glob patterns of names never taken (files still being written under a temporary name).
+    pub ignore: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum After {
+    /// To `done/` (or `error/` when no record succeeded) under the folder.
+    #[default]
+    Move,
+    Delete,
+}
+
+#[derive(Debug, Clone)]
+pub enum FormatSpec {
+    Csv(CsvSpec),
+}
+
+/// `[format] type = "csv"`.
+#[derive(Debug, Clone)]
+pub struct CsvSpec {
+    /// Charset of the file; a BOM overrides it.
+    pub encoding: &'static encoding_rs::Encoding,
+    pub delimiter: u8,
+    pub quote: u8,
+    /// Column names: from the first row (after `skip_lines`) or given explicitly.
+    pub columns: CsvColumns,
+    /// Lines dropped before the header or first record (banners, report titles).
+    pub skip_lines: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CsvColumns {
+    Header,
+    Named(Vec<String>),
+}

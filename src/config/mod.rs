@@ -1,0 +1,9 @@
+//! Configuration: the hub file, connector and mapping files, and the diagnostics that point ops at
+//! the exact line to fix.
+
+pub mod connector;
+pub mod diagnostic;
+pub mod hub;
+pub mod toml_de;
+
+pub use diagnostic::{Diagnostic, Diagnostics};

@@ -1,0 +1,15 @@
+//! Omnibus: an integration hub that turns the records of legacy systems into canonical CloudEvents on
+//! RabbitMQ, acknowledging a source only after every event derived from it is confirmed.
+//!
+//! The path of a record: [`connector`] (source) → [`format`] (decoder) → [`mapping`] → [`canonical`]
+//! (event and wire form) → [`route`] (publisher) → RabbitMQ, with [`delivery`] carrying the
+//! acknowledgement back to the source. [`config`] loads the ops-facing files; [`hub`] supervises it all.
+
+pub mod canonical;
+pub mod config;
+pub mod connector;
+pub mod delivery;
+pub mod format;
+pub mod hub;
+pub mod mapping;
+pub mod route;
