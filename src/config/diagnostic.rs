@@ -35,7 +35,9 @@ impl Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.position {
-            Some((line, col)) => write!(f, "{}:{line}:{col}: {}", self.file.display(), self.message),
+            Some((line, col)) => {
+                write!(f, "{}:{line}:{col}: {}", self.file.display(), self.message)
+            }
             None => write!(f, "{}: {}", self.file.display(), self.message),
         }
     }
@@ -102,7 +104,10 @@ mod tests {
         let src = "a = 1\n键 = \"x\"\n";
         assert_eq!(line_col(src, 0), (1, 1));
         assert_eq!(line_col(src, 6), (2, 1));
-        let eq = src.find('=').map(|_| src.rfind('=').unwrap_or(0)).unwrap_or(0);
+        let eq = src
+            .find('=')
+            .map(|_| src.rfind('=').unwrap_or(0))
+            .unwrap_or(0);
         assert_eq!(line_col(src, eq), (2, 3));
     }
 }

@@ -1,7 +1,7 @@
 //! The hub's own settings (`config/omnibus.toml`), layered with `OMNIBUS__…` environment overrides.
 
 use serde::Deserialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `config/omnibus.toml` after environment overrides, with relative paths resolved against the
 /// directory of the file.
@@ -56,6 +56,18 @@ pub struct PathsConfig {
 pub struct AdminConfig {
     #[serde(default = "default_admin")]
     pub listen: String,
+}
+
+impl HubConfig {
+    /// Resolves the relative paths (`[state] dir`, `[paths]`) against `base`, the directory of the
+    /// hub file; absolute paths stay as they are.
+    pub fn resolve(mut self, base: &Path) -> Self {
+        self.state.dir = base.join(&self.state.dir);
+        self.paths.connectors = base.join(&self.paths.connectors);
+        self.paths.mappings = base.join(&self.paths.mappings);
+        self.paths.schemas = base.join(&self.paths.schemas);
+        self
+    }
 }
 
 fn default_url() -> String {

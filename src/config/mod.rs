@@ -2,8 +2,10 @@
 //! the exact line to fix.
 
 pub mod connector;
+pub mod connector_file;
 pub mod diagnostic;
 pub mod hub;
+pub mod load;
 pub mod toml_de;
 
 pub use diagnostic::{Diagnostic, Diagnostics};

@@ -136,9 +136,9 @@ fn remove_in_table(table: &mut DeTable<'_>, at: usize) -> Option<String> {
         table.remove(&key);
         return Some(String::new());
     }
-    table.iter_mut().find_map(|(key, v)| {
-        remove_key_at(v, at).map(|inner| join_section(key.get_ref(), &inner))
-    })
+    table
+        .iter_mut()
+        .find_map(|(key, v)| remove_key_at(v, at).map(|inner| join_section(key.get_ref(), &inner)))
 }
 
 fn join_section(outer: &str, inner: &str) -> String {
@@ -185,7 +185,8 @@ mod tests {
 
     #[test]
     fn every_unknown_key_is_reported_with_position_and_suggestion() {
-        let errors = check("id = \"pos\"\ncolour = 1\n[format]\nencoding = \"gbk\"\ndelimter = \"|\"\n");
+        let errors =
+            check("id = \"pos\"\ncolour = 1\n[format]\nencoding = \"gbk\"\ndelimter = \"|\"\n");
         assert_eq!(
             errors,
             vec![
@@ -204,6 +205,9 @@ mod tests {
     fn type_errors_carry_position() {
         let errors = check("id = 5\n[format]\n");
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].starts_with("connectors/pos.toml:1:6:"), "{errors:?}");
+        assert!(
+            errors[0].starts_with("connectors/pos.toml:1:6:"),
+            "{errors:?}"
+        );
     }
 }
