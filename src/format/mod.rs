@@ -1,2 +1,53 @@
-//! stub
+//! Decoders: bytes → records. Charset decoding comes first ([`charset`]); each format module turns
+//! the decoded text of one file or message into [`record::Record`]s with their origin. [`decode`]
+//! picks the decoder a connector's `[format]` names.
+
+pub mod charset;
+pub mod csv;
 pub mod record;
+
+use std::io::{self, Read};
+use std::sync::Arc;
+
+use crate::config::connector::FormatSpec;
+use record::{Record, RecordError};
+
+/// Why a decoder yielded no record.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// One record is bad; the records after it are still read.
+    #[error("{0}")]
+    Record(RecordError),
+    /// The input cannot be read any further.
+    #[error("cannot read the file: {0}")]
+    Io(#[source] io::Error),
+    /// The header line is unusable (missing, with empty or repeated names, or invalid bytes), so
+    /// no record of the file can be read.
+    #[error("line {line}: {reason}")]
+    Header { line: u64, reason: String },
+    /// A record grew past the size limit: most likely a quote left open, which turns the rest of
+    /// the file into one field.
+    #[error("line {line}: {reason}")]
+    Oversized { line: u64, reason: String },
+}
+
+impl DecodeError {
+    /// Whether the error ends the input: nothing follows it.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, Self::Record(_))
+    }
+}
+
+/// The records of one file (`file`, read by connector `connector`), decoded as `spec` says.
+///
+/// The iterator ends after a fatal error ([`DecodeError::is_fatal`]).
+pub fn decode<R: Read>(
+    spec: &FormatSpec,
+    reader: R,
+    connector: Arc<str>,
+    file: Arc<str>,
+) -> impl Iterator<Item = Result<Record, DecodeError>> + use<R> {
+    match spec {
+        FormatSpec::Csv(csv) => csv::CsvDecoder::new(reader, csv, connector, file),
+    }
+}
