@@ -1,0 +1,376 @@
+//! Evaluation: a mapping bound to one file's columns turns each record into an event's `data`
+//! (JSON written straight into one buffer), its subject and its natural key.
+
+use super::error::MapError;
+use super::plan::{FieldPlan, Input, Mapping, Node, ObjectPlan, SubjectPiece, SubjectPlan};
+use super::template::{self, ColumnNames, Context, Expr, Outcome};
+use crate::config::toml_de::did_you_mean;
+use crate::format::record::{Columns, Record};
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Fields whose output spans are kept on the stack; mappings with more use the heap.
+const INLINE_SPANS: usize = 32;
+
+/// A mapping whose column names are resolved to the indexes of one file's columns.
+#[derive(Debug)]
+pub struct BoundMapping<'m> {
+    mapping: &'m Mapping,
+    /// Per field: the index of the column it reads, for fields read `from` a column.
+    columns: Box<[Option<usize>]>,
+    /// Columns offered to expressions, by name.
+    context: Arc<ColumnNames>,
+    /// Largest `data` seen so far: the next buffer is allocated this big.
+    capacity: AtomicUsize,
+}
+
+/// One record, mapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapped {
+    /// The event's `data`, as JSON.
+    pub data: Vec<u8>,
+    pub subject: Option<String>,
+    /// Natural key values in `key` order, the version value appended.
+    pub key: Vec<String>,
+}
+
+impl Mapping {
+    /// Resolves the mapping's columns against a file's `columns`. A column read by `from` that the
+    /// file lacks is an error naming it and listing the file's columns. Columns only expressions
+    /// read may be absent: an expression can test `COLUMN is defined`.
+    pub fn bind(&self, columns: &Columns) -> Result<BoundMapping<'_>, MapError> {
+        let indexes = self
+            .fields
+            .iter()
+            .map(|f| match f.column() {
+                Some(name) => columns
+                    .position(name)
+                    .map(Some)
+                    .ok_or_else(|| self.missing_column(f, name, columns)),
+                None => Ok(None),
+            })
+            .collect::<Result<Box<[_]>, _>>()?;
+        let offered = if self.uses_expressions() {
+            self.expression_columns
+                .iter()
+                .filter_map(|name| columns.position(name).map(|i| (name.clone(), i)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(BoundMapping {
+            mapping: self,
+            columns: indexes,
+            context: Arc::new(ColumnNames::new(offered)),
+            capacity: AtomicUsize::new(16 * self.fields.len() + 2),
+        })
+    }
+
+    fn missing_column(&self, field: &FieldPlan, name: &str, columns: &Columns) -> MapError {
+        let hint = columns
+            .names()
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(name))
+            .map(String::as_str)
+            .or_else(|| did_you_mean(name, columns.names()))
+            .map(|best| format!(" (did you mean \"{best}\"?)"))
+            .unwrap_or_default();
+        MapError {
+            mapping: Arc::clone(&self.file),
+            line: field.line,
+            field: Some(Arc::clone(&field.name)),
+            column: Some(name.into()),
+            value: None,
+            reason: format!(
+                "the file has no column \"{name}\"{hint}; its columns are: {}",
+                columns.names().join(", ")
+            ),
+        }
+    }
+}
+
+impl BoundMapping<'_> {
+    /// Maps one record of the bound file (its columns must be the ones bound). `Ok(None)`: the
+    /// record is filtered out by `when`.
+    pub fn eval(&self, record: &Record) -> Result<Option<Mapped>, MapError> {
+        let mut run = Run {
+            bound: self,
+            record,
+            context: None,
+            spans: Spans::new(self.mapping.fields.len()),
+        };
+        if !run.passes_when()? {
+            return Ok(None);
+        }
+        let mut data = Vec::with_capacity(self.capacity.load(Ordering::Relaxed));
+        run.write_object(&self.mapping.output, &mut data)?;
+        self.capacity.fetch_max(data.len(), Ordering::Relaxed);
+        let key = run.key(&data)?;
+        let subject = run.subject(&data)?;
+        Ok(Some(Mapped { data, subject, key }))
+    }
+}
+
+/// The state of mapping one record.
+struct Run<'b, 'm, 'r> {
+    bound: &'b BoundMapping<'m>,
+    record: &'r Record,
+    /// The record as an expression context, built on first use.
+    context: Option<Context>,
+    /// Where each field's JSON value sits in `data`.
+    spans: Spans,
+}
+
+impl Run<'_, '_, '_> {
+    fn mapping(&self) -> &Mapping {
+        self.bound.mapping
+    }
+
+    fn passes_when(&mut self) -> Result<bool, MapError> {
+        let bound = self.bound;
+        let Some(when) = &bound.mapping.when else {
+            return Ok(true);
+        };
+        match self.evaluate(&when.item) {
+            Ok(value) => Ok(value.is_true()),
+            Err(reason) => Err(self.error(when.line, format!("when: {reason}"))),
+        }
+    }
+
+    fn evaluate(&mut self, expr: &Expr) -> Result<Outcome, String> {
+        let (names, row) = (&self.bound.context, &self.record.row);
+        let context = self
+            .context
+            .get_or_insert_with(|| template::record_context(names, row));
+        expr.eval(context)
+            .map_err(|e| format!("cannot evaluate \"{}\": {e}", expr.source()))
+    }
+
+    /// Writes an object; members whose value is missing are left out. Returns whether any member
+    /// was written.
+    fn write_object(&mut self, object: &ObjectPlan, out: &mut Vec<u8>) -> Result<bool, MapError> {
+        out.push(b'{');
+        let mut wrote_any = false;
+        for member in &object.members {
+            let mark = out.len();
+            if wrote_any {
+                out.push(b',');
+            }
+            out.extend_from_slice(&member.key);
+            let wrote = match &member.node {
+                Node::Field(index) => self.write_field(*index, out)?,
+                Node::Object(inner) => self.write_object(inner, out)?,
+            };
+            if wrote {
+                wrote_any = true;
+            } else {
+                out.truncate(mark);
+            }
+        }
+        out.push(b'}');
+        Ok(wrote_any)
+    }
+
+    fn write_field(&mut self, index: usize, out: &mut Vec<u8>) -> Result<bool, MapError> {
+        let bound = self.bound;
+        let field = &bound.mapping.fields[index];
+        let start = out.len();
+        let wrote = match &field.input {
+            Input::Constant(json) => {
+                out.extend_from_slice(json);
+                true
+            }
+            Input::Column(_) => {
+                let raw = bound.columns[index].and_then(|c| self.record.get(c));
+                self.write_value(field, raw, out)?
+            }
+            Input::Expr(expr) => {
+                let outcome = self
+                    .evaluate(expr)
+                    .map_err(|reason| self.field_error(field, None, reason))?;
+                self.write_value(field, outcome.text().as_deref(), out)?
+            }
+        };
+        if wrote {
+            self.spans.set(index, (start, out.len()));
+        }
+        Ok(wrote)
+    }
+
+    /// Trims, looks up and converts one value; a missing or empty value takes the default, is an
+    /// error when required, and is otherwise left out.
+    fn write_value(
+        &self,
+        field: &FieldPlan,
+        raw: Option<&str>,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, MapError> {
+        let text = raw
+            .map(|r| {
+                if field.trim || !field.conversion.is_string() {
+                    r.trim()
+                } else {
+                    r
+                }
+            })
+            .filter(|t| !t.is_empty());
+        let Some(mut text) = text else {
+            return self.write_missing(field, out);
+        };
+        if let Some(table) = &field.lookup {
+            match (table.get(text), &field.default) {
+                (Some(found), _) => text = found,
+                (None, Some(default)) => {
+                    out.extend_from_slice(default);
+                    return Ok(true);
+                }
+                (None, None) => {
+                    let reason = format!("\"{text}\" is not in lookup table \"{}\"", table.name());
+                    return Err(self.field_error(field, Some(text), reason));
+                }
+            }
+        }
+        field
+            .conversion
+            .write(text, out)
+            .map_err(|reason| self.field_error(field, Some(text), reason))?;
+        Ok(true)
+    }
+
+    fn write_missing(&self, field: &FieldPlan, out: &mut Vec<u8>) -> Result<bool, MapError> {
+        match (&field.default, field.required) {
+            (Some(default), _) => {
+                out.extend_from_slice(default);
+                Ok(true)
+            }
+            (None, true) => Err(self.field_error(
+                field,
+                None,
+                "is required, but the value is missing or empty".into(),
+            )),
+            (None, false) => Ok(false),
+        }
+    }
+
+    fn key(&self, data: &[u8]) -> Result<Vec<String>, MapError> {
+        let fields = &self.mapping().fields;
+        self.mapping()
+            .key
+            .iter()
+            .map(|&i| match self.spans.get(i) {
+                Some(span) => Ok(span_text(data, span).into_owned()),
+                None => Err(self.field_error(
+                    &fields[i],
+                    None,
+                    "is part of the event id (key or version), but the value is missing or empty"
+                        .into(),
+                )),
+            })
+            .collect()
+    }
+
+    fn subject(&self, data: &[u8]) -> Result<Option<String>, MapError> {
+        let Some(subject) = &self.mapping().subject else {
+            return Ok(None);
+        };
+        let rendered = match &subject.item {
+            SubjectPlan::Native(pieces) => self.native_subject(pieces, data),
+            SubjectPlan::Template(t) => serde_json::from_slice(data)
+                .map_err(|e| e.to_string())
+                .and_then(|json| t.render(&json)),
+        };
+        rendered
+            .map(Some)
+            .map_err(|reason| self.error(subject.line, format!("subject: {reason}")))
+    }
+
+    fn native_subject(&self, pieces: &[SubjectPiece], data: &[u8]) -> Result<String, String> {
+        let mut out = String::with_capacity(64);
+        for piece in pieces {
+            match piece {
+                SubjectPiece::Text(t) => out.push_str(t),
+                SubjectPiece::Field(i) => match self.spans.get(*i) {
+                    Some(span) => out.push_str(&span_text(data, span)),
+                    None => {
+                        let name = &self.mapping().fields[*i].name;
+                        return Err(format!("field \"{name}\" is missing or empty"));
+                    }
+                },
+            }
+        }
+        Ok(out)
+    }
+
+    fn error(&self, line: usize, reason: String) -> MapError {
+        MapError {
+            mapping: Arc::clone(&self.mapping().file),
+            line,
+            field: None,
+            column: None,
+            value: None,
+            reason,
+        }
+    }
+
+    fn field_error(&self, field: &FieldPlan, value: Option<&str>, reason: String) -> MapError {
+        MapError {
+            mapping: Arc::clone(&self.mapping().file),
+            line: field.line,
+            field: Some(Arc::clone(&field.name)),
+            column: field.column().map(Arc::from),
+            value: value.map(str::to_string),
+            reason,
+        }
+    }
+}
+
+/// The text of a JSON value written into `data`: strings unescaped, other values as written.
+fn span_text(data: &[u8], (start, end): (usize, usize)) -> Cow<'_, str> {
+    let raw = &data[start..end];
+    match raw {
+        [b'"', inner @ .., b'"'] if !inner.contains(&b'\\') => String::from_utf8_lossy(inner),
+        [b'"', ..] => serde_json::from_slice::<String>(raw)
+            .map(Cow::Owned)
+            .unwrap_or_else(|_| String::from_utf8_lossy(raw)),
+        _ => String::from_utf8_lossy(raw),
+    }
+}
+
+/// Byte spans of the fields' values in `data`; `(0, 0)` for a field not written (no value starts
+/// at 0: `data` starts with `{`).
+struct Spans {
+    inline: [(usize, usize); INLINE_SPANS],
+    heap: Vec<(usize, usize)>,
+}
+
+impl Spans {
+    fn new(fields: usize) -> Self {
+        Self {
+            inline: [(0, 0); INLINE_SPANS],
+            heap: if fields > INLINE_SPANS {
+                vec![(0, 0); fields]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn set(&mut self, field: usize, span: (usize, usize)) {
+        let slots = if self.heap.is_empty() {
+            &mut self.inline[..]
+        } else {
+            &mut self.heap[..]
+        };
+        slots[field] = span;
+    }
+
+    fn get(&self, field: usize) -> Option<(usize, usize)> {
+        let slots = if self.heap.is_empty() {
+            &self.inline[..]
+        } else {
+            &self.heap[..]
+        };
+        Some(slots[field]).filter(|&(_, end)| end > 0)
+    }
+}

@@ -1,0 +1,113 @@
+//! The output shape: the nested JSON objects that dotted field names (`customer.name`) and
+//! sub-tables describe, checked for clashes, then frozen into the plan's object tree.
+
+use super::plan::{Member, Node, ObjectPlan};
+
+/// The output shape while fields are being added.
+#[derive(Default)]
+pub(super) struct Tree {
+    members: Vec<(String, Branch)>,
+}
+
+enum Branch {
+    Field(usize),
+    Object(Tree),
+}
+
+impl Tree {
+    /// Adds field `index` at `path`; fails when the path clashes with another field.
+    pub fn insert(&mut self, path: &[String], index: usize) -> Result<(), String> {
+        let Some((name, rest)) = path.split_first() else {
+            return Ok(());
+        };
+        let existing = self.members.iter_mut().find(|(n, _)| n == name);
+        match (existing, rest.is_empty()) {
+            (None, true) => self.members.push((name.clone(), Branch::Field(index))),
+            (None, false) => {
+                let mut sub = Tree::default();
+                sub.insert(rest, index)?;
+                self.members.push((name.clone(), Branch::Object(sub)));
+            }
+            (Some((_, Branch::Object(sub))), false) => sub.insert(rest, index)?,
+            (Some((_, Branch::Field(_))), true) => {
+                return Err(format!("field \"{}\" is defined twice", path.join(".")));
+            }
+            (Some((_, Branch::Field(_))), false) => {
+                return Err(format!(
+                    "field \"{}\" is inside \"{name}\", which is a field, not an object",
+                    path.join(".")
+                ));
+            }
+            (Some((_, Branch::Object(_))), true) => {
+                return Err(format!(
+                    "field \"{name}\" is already an object of nested fields"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Top-level member names.
+    pub fn names(&self) -> Vec<String> {
+        self.members.iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    pub fn plan(self) -> ObjectPlan {
+        ObjectPlan {
+            members: self
+                .members
+                .into_iter()
+                .map(|(name, branch)| Member {
+                    key: member_key(&name),
+                    node: match branch {
+                        Branch::Field(i) => Node::Field(i),
+                        Branch::Object(sub) => Node::Object(sub.plan()),
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `"name":` as JSON bytes.
+fn member_key(name: &str) -> Box<[u8]> {
+    let mut key = serde_json::to_vec(name).unwrap_or_default();
+    key.push(b':');
+    key.into_boxed_slice()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(p: &str) -> Vec<String> {
+        p.split('.').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn fields_nest_by_path_in_insertion_order() {
+        let mut tree = Tree::default();
+        tree.insert(&path("b"), 0).unwrap();
+        tree.insert(&path("a.x"), 1).unwrap();
+        tree.insert(&path("a.y"), 2).unwrap();
+        assert_eq!(tree.names(), ["b", "a"]);
+        let plan = tree.plan();
+        assert_eq!(&*plan.members[1].key, b"\"a\":");
+        assert!(matches!(&plan.members[1].node, Node::Object(o) if o.members.len() == 2));
+    }
+
+    #[test]
+    fn clashes_are_refused() {
+        let mut tree = Tree::default();
+        tree.insert(&path("a"), 0).unwrap();
+        tree.insert(&path("b.c"), 1).unwrap();
+        assert_eq!(
+            tree.insert(&path("a"), 2).unwrap_err(),
+            "field \"a\" is defined twice"
+        );
+        assert_eq!(
+            tree.insert(&path("b"), 3).unwrap_err(),
+            "field \"b\" is already an object of nested fields"
+        );
+    }
+}
