@@ -1,0 +1,139 @@
+//! The AMQP 0-9-1 form of an event, per the CloudEvents AMQP binding: binary content mode
+//! (`data` as the body, attributes as `cloudEvents_*` headers) or structured mode (the whole event
+//! as `application/cloudevents+json`).
+
+use super::event::{DATA_CONTENT_TYPE, Event, SPEC_VERSION};
+use crate::config::connector::ContentMode;
+use lapin::BasicProperties;
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+
+/// `app_id` of every message the hub publishes.
+pub const APP_ID: &str = "omnibus";
+/// AMQP persistent delivery mode.
+pub const PERSISTENT: u8 = 2;
+/// Content type of a structured-mode message.
+pub const STRUCTURED_CONTENT_TYPE: &str = "application/cloudevents+json";
+
+/// An event's body and properties, ready for `basic.publish`.
+#[derive(Debug, Clone)]
+pub struct Wire {
+    pub body: Vec<u8>,
+    pub properties: BasicProperties,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("event type \"{0}\" is longer than AMQP's 255-byte limit for the type property")]
+    TypeTooLong(String),
+    #[error("event data is not valid JSON: {0}")]
+    Data(#[from] serde_json::Error),
+}
+
+/// Encodes `event` for AMQP in the given content mode.
+pub fn encode(event: &Event, mode: ContentMode) -> Result<Wire, WireError> {
+    let event_type = ShortString::try_new(event.event_type.as_ref())
+        .map_err(|_| WireError::TypeTooLong(event.event_type.to_string()))?;
+    let id = ShortString::from(event.id.to_string());
+    let mut properties = BasicProperties::default()
+        .with_message_id(id)
+        .with_type(event_type)
+        .with_timestamp(u64::try_from(event.time.timestamp()).unwrap_or(0))
+        .with_delivery_mode(PERSISTENT)
+        .with_app_id(APP_ID.into());
+    let body = match mode {
+        ContentMode::Binary => {
+            properties = properties
+                .with_content_type(DATA_CONTENT_TYPE.into())
+                .with_headers(binary_headers(event));
+            event.data.clone()
+        }
+        ContentMode::Structured => {
+            properties = properties.with_content_type(STRUCTURED_CONTENT_TYPE.into());
+            event.to_structured_json()?
+        }
+    };
+    Ok(Wire { body, properties })
+}
+
+/// The `cloudEvents_*` headers of binary content mode.
+fn binary_headers(event: &Event) -> FieldTable {
+    let mut headers = FieldTable::default();
+    let mut put = |name: &str, value: String| {
+        headers.insert(
+            ShortString::from(name),
+            AMQPValue::LongString(LongString::from(value)),
+        );
+    };
+    put("cloudEvents_specversion", SPEC_VERSION.to_string());
+    put("cloudEvents_id", event.id.to_string());
+    put("cloudEvents_source", event.source.to_string());
+    put("cloudEvents_type", event.event_type.to_string());
+    put("cloudEvents_time", event.time_rfc3339());
+    put("cloudEvents_dataschema", event.dataschema.to_string());
+    put("cloudEvents_omnibusorigin", event.origin_attr());
+    if let Some(subject) = &event.subject {
+        put("cloudEvents_subject", subject.clone());
+        put("cloudEvents_partitionkey", subject.clone());
+    }
+    headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::event::tests::sample;
+
+    fn header(wire: &Wire, name: &str) -> String {
+        let headers = wire.properties.headers().clone().unwrap_or_default();
+        match headers.inner().get(name) {
+            Some(AMQPValue::LongString(s)) => s.to_string(),
+            other => panic!("header {name}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn binary_mode_puts_data_in_body_and_attributes_in_headers() {
+        let event = sample();
+        let wire = encode(&event, ContentMode::Binary).unwrap();
+        assert_eq!(wire.body, event.data);
+        let p = &wire.properties;
+        assert_eq!(
+            p.content_type().as_ref().map(|s| s.as_str()),
+            Some("application/json")
+        );
+        assert_eq!(
+            p.message_id().as_ref().map(|s| s.as_str()),
+            Some(event.id.to_string().as_str())
+        );
+        assert_eq!(
+            p.kind().as_ref().map(|s| s.as_str()),
+            Some("retail.inventory.level.v1")
+        );
+        assert_eq!(*p.delivery_mode(), Some(2));
+        assert_eq!(*p.timestamp(), Some(1_700_000_000));
+        assert_eq!(p.app_id().as_ref().map(|s| s.as_str()), Some("omnibus"));
+        assert_eq!(header(&wire, "cloudEvents_specversion"), "1.0");
+        assert_eq!(
+            header(&wire, "cloudEvents_source"),
+            "/omnibus/erp/erp-inventory"
+        );
+        assert_eq!(header(&wire, "cloudEvents_subject"), "SH-001/12345");
+        assert_eq!(
+            header(&wire, "cloudEvents_time"),
+            "2023-11-14T22:13:20.000Z"
+        );
+        assert_eq!(header(&wire, "cloudEvents_omnibusorigin"), "stock.csv:7");
+    }
+
+    #[test]
+    fn structured_mode_carries_the_envelope_in_the_body() {
+        let wire = encode(&sample(), ContentMode::Structured).unwrap();
+        assert!(wire.properties.headers().is_none());
+        let json: serde_json::Value = serde_json::from_slice(&wire.body).unwrap();
+        assert_eq!(json["type"], "retail.inventory.level.v1");
+        assert_eq!(
+            wire.properties.content_type().as_ref().map(|s| s.as_str()),
+            Some("application/cloudevents+json")
+        );
+    }
+}

@@ -1,0 +1,85 @@
+//! Dead letters: a record that cannot be decoded or mapped is published to the dead-letter exchange
+//! with its raw bytes, the reason and its origin, so the good records around it keep flowing and ops
+//! can see, fix and replay it.
+
+use crate::canonical::wire::{APP_ID, PERSISTENT, Wire};
+use crate::format::record::Origin;
+use chrono::Utc;
+use lapin::BasicProperties;
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use std::fmt;
+
+/// The pipeline stage at which a record failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Decode,
+    Map,
+    Encode,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::Decode => "decode",
+            Stage::Map => "map",
+            Stage::Encode => "encode",
+        })
+    }
+}
+
+/// A bad record, with everything needed to find, understand and replay it.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub origin: Origin,
+    pub stage: Stage,
+    pub reason: String,
+    pub raw: Vec<u8>,
+}
+
+impl DeadLetter {
+    /// The routing key on the dead-letter exchange: the connector id.
+    pub fn routing_key(&self) -> &str {
+        &self.origin.connector
+    }
+
+    /// Body = the raw record; `x-omnibus-*` headers = where it came from and why it failed.
+    pub fn to_wire(&self) -> Wire {
+        let mut headers = FieldTable::default();
+        let mut put = |name: &str, value: AMQPValue| {
+            headers.insert(ShortString::from(name), value);
+        };
+        let text = |s: &str| AMQPValue::LongString(LongString::from(s.to_string()));
+        put("x-omnibus-connector", text(&self.origin.connector));
+        put("x-omnibus-file", text(&self.origin.file));
+        put(
+            "x-omnibus-line",
+            AMQPValue::LongLongInt(to_i64(self.origin.line)),
+        );
+        put(
+            "x-omnibus-offset",
+            AMQPValue::LongLongInt(to_i64(self.origin.offset)),
+        );
+        put("x-omnibus-stage", text(&self.stage.to_string()));
+        put("x-omnibus-error", text(&self.reason));
+        let properties = BasicProperties::default()
+            .with_content_type("application/octet-stream".into())
+            .with_delivery_mode(PERSISTENT)
+            .with_app_id(APP_ID.into())
+            .with_timestamp(u64::try_from(Utc::now().timestamp()).unwrap_or(0))
+            .with_headers(headers);
+        Wire {
+            body: self.raw.clone(),
+            properties,
+        }
+    }
+}
+
+impl fmt::Display for DeadLetter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.origin, self.stage, self.reason)
+    }
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
