@@ -12,4 +12,5 @@ pub mod delivery;
 pub mod format;
 pub mod hub;
 pub mod mapping;
+pub mod preview;
 pub mod route;

@@ -1,1 +1,5 @@
-//! stub
+//! Connectors: sources that talk to one legacy system each, hand its records to the mapping and the
+//! publisher, and commit their position only when every derived event is settled.
+
+pub mod emit;
+pub mod file_drop;
