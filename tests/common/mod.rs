@@ -1,0 +1,341 @@
+//! Shared harness for the integration tests: a throw-away deployment (hub file, connectors, spool
+//! folders) with uniquely named exchanges and queues, the real `omnibus` binary, and a lapin client
+//! on the real local RabbitMQ to observe what the hub published.
+
+#![allow(dead_code)]
+
+pub mod proxy;
+
+use futures_util::FutureExt;
+use lapin::options::{
+    BasicAckOptions, BasicGetOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
+    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const BROKER: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// A name no other test (or test run) uses.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "test.{prefix}.{}.{nanos}.{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A deployment in a temporary folder, using the repository's mappings.
+pub struct Deployment {
+    pub dir: tempfile::TempDir,
+    pub exchange: String,
+    pub dead_exchange: String,
+    pub dead_queue: String,
+}
+
+impl Deployment {
+    pub fn new(name: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = Self {
+            exchange: unique(&format!("{name}.events")),
+            dead_exchange: unique(&format!("{name}.dead")),
+            dead_queue: unique(&format!("{name}.deadq")),
+            dir,
+        };
+        std::fs::create_dir_all(d.dir.path().join("config")).expect("mkdir");
+        std::fs::create_dir_all(d.dir.path().join("connectors")).expect("mkdir");
+        let mappings = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+        let hub = format!(
+            "[broker]\nurl = \"{BROKER}\"\nexchange = \"{}\"\ndead_letter_exchange = \"{}\"\n\
+             dead_letter_queue = \"{}\"\nconfirm_window = 64\n[paths]\nconnectors = \"../connectors\"\n\
+             mappings = \"{}\"\n",
+            d.exchange,
+            d.dead_exchange,
+            d.dead_queue,
+            mappings.display()
+        );
+        std::fs::write(d.config(), hub).expect("write hub file");
+        d
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("config/omnibus.toml")
+    }
+
+    pub fn spool(&self, id: &str) -> PathBuf {
+        self.dir.path().join("spool").join(id)
+    }
+
+    /// Writes `connectors/<id>.toml` with a file source on this deployment's spool folder.
+    pub fn file_connector(&self, id: &str, mapping: &str, format: &str) {
+        std::fs::create_dir_all(self.spool(id)).expect("mkdir spool");
+        let text = format!(
+            "system = \"test\"\nmapping = \"{mapping}\"\n[source]\ntype = \"file\"\npath = \"{}\"\n\
+             glob = \"*\"\nsettle = \"200ms\"\nrescan = \"200ms\"\n[format]\n{format}\n",
+            self.spool(id).display()
+        );
+        std::fs::write(self.dir.path().join(format!("connectors/{id}.toml")), text)
+            .expect("write connector");
+    }
+
+    /// Starts `omnibus run` on this deployment; `broker` overrides the URL through the environment.
+    pub fn start(&self, broker: Option<&str>) -> Hub {
+        let log = self.dir.path().join("hub.log");
+        let stderr = std::fs::File::create(&log).expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_omnibus"));
+        cmd.args(["run", "--config"])
+            .arg(self.config())
+            .env("OMNIBUS_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        if let Some(url) = broker {
+            cmd.env("OMNIBUS__BROKER__URL", url);
+        }
+        Hub {
+            child: cmd.spawn().expect("spawn omnibus"),
+            log,
+        }
+    }
+
+    /// Drops a file into a connector's folder atomically (written elsewhere, then renamed in).
+    pub fn drop_file(&self, id: &str, name: &str, bytes: &[u8]) -> PathBuf {
+        let tmp = self.dir.path().join(format!(".{name}.writing"));
+        std::fs::write(&tmp, bytes).expect("write");
+        let dest = self.spool(id).join(name);
+        std::fs::rename(&tmp, &dest).expect("rename into spool");
+        dest
+    }
+}
+
+/// A running hub process, killed when dropped.
+pub struct Hub {
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Hub {
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "hub did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `cond` holds, polling; false on timeout.
+pub async fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cond()
+}
+
+/// A test's own connection to the real broker; deletes what the test declared on cleanup.
+#[derive(Clone)]
+pub struct Broker {
+    _conn: std::sync::Arc<Connection>,
+    pub channel: Channel,
+    declared: std::sync::Arc<std::sync::Mutex<Declared>>,
+}
+
+#[derive(Default)]
+struct Declared {
+    queues: Vec<String>,
+    exchanges: Vec<String>,
+}
+
+/// One message taken from a queue.
+#[derive(Debug)]
+pub struct Message {
+    pub routing_key: String,
+    pub body: Vec<u8>,
+    pub properties: BasicProperties,
+}
+
+impl Message {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        let headers = self.properties.headers().as_ref()?;
+        match headers.inner().get(name)? {
+            AMQPValue::LongString(s) => Some(s.to_string()),
+            AMQPValue::LongLongInt(n) => Some(n.to_string()),
+            other => Some(format!("{other:?}")),
+        }
+    }
+}
+
+impl Broker {
+    pub async fn connect() -> Self {
+        let conn = Connection::connect(BROKER, ConnectionProperties::default())
+            .await
+            .expect("RabbitMQ on 127.0.0.1:5672 (run scripts/services)");
+        let channel = conn.create_channel().await.expect("channel");
+        Self {
+            _conn: std::sync::Arc::new(conn),
+            channel,
+            declared: Default::default(),
+        }
+    }
+
+    /// Declares the durable topic `exchange` (as the hub would) and remembers it for cleanup.
+    pub async fn exchange(&mut self, exchange: &str) {
+        self.channel
+            .exchange_declare(
+                exchange.into(),
+                ExchangeKind::Topic,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("exchange_declare");
+        self.remember(|d| d.exchanges.push(exchange.to_string()));
+    }
+
+    /// A fresh queue bound to `exchange` with `pattern`.
+    pub async fn bound_queue(&mut self, exchange: &str, pattern: &str) -> String {
+        self.exchange(exchange).await;
+        let queue = unique("q");
+        self.channel
+            .queue_declare(
+                queue.as_str().into(),
+                QueueDeclareOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("queue_declare");
+        self.channel
+            .queue_bind(
+                queue.as_str().into(),
+                exchange.into(),
+                pattern.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("queue_bind");
+        self.remember(|d| d.queues.push(queue.clone()));
+        queue
+    }
+
+    /// Remembers a queue someone else declared (the hub's dead-letter queue) for cleanup.
+    pub fn forget_later(&mut self, queue: &str) {
+        self.remember(|d| d.queues.push(queue.to_string()));
+    }
+
+    /// Remembers an exchange someone else declared (the hub's) for cleanup.
+    pub fn forget_exchange_later(&mut self, exchange: &str) {
+        self.remember(|d| d.exchanges.push(exchange.to_string()));
+    }
+
+    /// Cleans up everything the hub of `d` declares.
+    pub fn owns(&mut self, d: &Deployment) {
+        self.forget_exchange_later(&d.exchange);
+        self.forget_exchange_later(&d.dead_exchange);
+        self.forget_later(&d.dead_queue);
+    }
+
+    fn remember(&self, f: impl FnOnce(&mut Declared)) {
+        if let Ok(mut d) = self.declared.lock() {
+            f(&mut d);
+        }
+    }
+
+    /// Takes up to `n` messages, waiting at most `timeout` for them.
+    pub async fn take(&self, queue: &str, n: usize, timeout: Duration) -> Vec<Message> {
+        let deadline = Instant::now() + timeout;
+        let mut out = Vec::new();
+        while out.len() < n && Instant::now() < deadline {
+            match self
+                .channel
+                .basic_get(queue.into(), BasicGetOptions::default())
+                .await
+            {
+                Ok(Some(msg)) => {
+                    let d = msg.delivery;
+                    let _ = d.acker.ack(BasicAckOptions::default()).await;
+                    out.push(Message {
+                        routing_key: d.routing_key.to_string(),
+                        body: d.data,
+                        properties: d.properties,
+                    });
+                }
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        out
+    }
+
+    pub async fn cleanup(&self) {
+        let (queues, exchanges) = match self.declared.lock() {
+            Ok(d) => (d.queues.clone(), d.exchanges.clone()),
+            Err(_) => return,
+        };
+        for q in &queues {
+            let _ = self
+                .channel
+                .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+                .await;
+        }
+        for e in &exchanges {
+            let _ = self
+                .channel
+                .exchange_delete(e.as_str().into(), ExchangeDeleteOptions::default())
+                .await;
+        }
+    }
+}
+
+/// Runs a test body and then cleans the broker up, even when the body panics.
+pub async fn with_broker<F, Fut>(body: F)
+where
+    F: FnOnce(Broker) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let broker = Broker::connect().await;
+    let result = AssertUnwindSafe(body(broker.clone())).catch_unwind().await;
+    broker.cleanup().await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
