@@ -1,11 +1,12 @@
 //! Decoding and mapping sample files without a broker (`omnibus map`): each record's canonical
 //! event, or the reason it would be dead-lettered, exactly as the running hub would produce them.
 
+use crate::canonical::event::EventTime;
 use crate::config::connector::ConnectorSpec;
 use crate::connector::emit::Emitter;
-use crate::format::record::{Columns, Origin};
+use crate::format::record::Origin;
 use crate::format::{self, DecodeError};
-use crate::mapping::{BoundMapping, Mapping};
+use crate::mapping::{Binder, Mapping};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -31,7 +32,8 @@ pub fn preview_file(
     let emitter = Emitter::new(spec, mapping.event_type()).map_err(|e| e.to_string())?;
     let name: Arc<str> = path.display().to_string().into();
     let file = std::fs::File::open(path).map_err(|e| format!("{name}: {e}"))?;
-    let mut bound: Option<(Arc<Columns>, BoundMapping<'_>)> = None;
+    let mut binder = Binder::new(mapping);
+    let time = EventTime::now();
     for item in format::decode(
         &spec.format,
         file,
@@ -49,22 +51,13 @@ pub fn preview_file(
             }
             Err(other) => return Err(format!("{name}: {other}")),
         };
-        if bound
-            .as_ref()
-            .is_none_or(|(c, _)| !Arc::ptr_eq(c, &record.columns))
-        {
-            let b = mapping
-                .bind(&record.columns)
-                .map_err(|e| format!("{name}: {e}"))?;
-            bound = Some((Arc::clone(&record.columns), b));
-        }
-        let Some((_, mapping)) = bound.as_ref() else {
-            continue;
-        };
+        let mapping = binder
+            .bind(&record.columns)
+            .map_err(|e| format!("{name}: {e}"))?;
         each(match mapping.eval(&record) {
             Ok(None) => Previewed::Filtered,
             Ok(Some(mapped)) => {
-                let event = emitter.event(mapped, record.origin.clone());
+                let event = emitter.event(mapped, record.origin.clone(), &time);
                 match event.to_structured_json() {
                     Ok(json) => Previewed::Event(json),
                     Err(e) => Previewed::Failed {

@@ -6,6 +6,7 @@
 //! in `lookup`, the output's nesting in `shape`, the expression language in `template`, and the
 //! mapping's own tests in `example`.
 
+mod binder;
 mod compile;
 mod convert;
 mod error;
@@ -19,6 +20,7 @@ mod template;
 #[cfg(test)]
 mod tests;
 
+pub use binder::Binder;
 pub use error::MapError;
 pub use eval::{BoundMapping, Mapped};
 pub use plan::Mapping;

@@ -3,13 +3,14 @@
 //! be finished.
 
 use super::finish::Tally;
+use crate::canonical::event::EventTime;
 use crate::config::connector::FormatSpec;
 use crate::connector::emit::Emitter;
 use crate::delivery::ack::{Batch, BatchOutcome};
 use crate::delivery::dead_letter::{DeadLetter, Stage};
-use crate::format::record::{Columns, Record};
+use crate::format::record::Record;
 use crate::format::{self, DecodeError};
-use crate::mapping::{BoundMapping, Mapping};
+use crate::mapping::{Binder, Mapping};
 use crate::route::{Outgoing, Publisher};
 use std::path::Path;
 use std::sync::Arc;
@@ -57,8 +58,9 @@ impl FileJob<'_> {
         })?;
         let mut rx = spawn_decoder(self.format.clone(), file, self.emitter.connector(), &name);
         let batch = Batch::new();
+        let time = EventTime::now();
         let mut tally = Tally::default();
-        let mut bound: Option<(Arc<Columns>, BoundMapping<'_>)> = None;
+        let mut binder = Binder::new(self.mapping);
         let mut failure = None;
         'chunks: while let Some(chunk) = rx.recv().await {
             if self.cancel.is_cancelled() {
@@ -66,7 +68,10 @@ impl FileJob<'_> {
             }
             for item in chunk {
                 let step = match item {
-                    Ok(record) => self.record(record, &mut bound, &batch, &mut tally).await,
+                    Ok(record) => {
+                        self.record(record, &mut binder, &time, &batch, &mut tally)
+                            .await
+                    }
                     Err(DecodeError::Record(e)) => {
                         let letter = DeadLetter {
                             origin: e.origin,
@@ -110,34 +115,25 @@ impl FileJob<'_> {
     async fn record<'m>(
         &'m self,
         record: Record,
-        bound: &mut Option<(Arc<Columns>, BoundMapping<'m>)>,
+        binder: &mut Binder<'m>,
+        time: &EventTime,
         batch: &Batch,
         tally: &mut Tally,
     ) -> Result<(), FileError> {
-        if bound
-            .as_ref()
-            .is_none_or(|(c, _)| !Arc::ptr_eq(c, &record.columns))
-        {
-            let mapping = self
-                .mapping
-                .bind(&record.columns)
-                .map_err(|e| FileError::Unusable {
-                    file: record.origin.file.to_string(),
-                    reason: e.to_string(),
-                })?;
-            *bound = Some((Arc::clone(&record.columns), mapping));
-        }
-        let Some((_, mapping)) = bound.as_ref() else {
-            return Ok(());
-        };
+        let mapping = binder
+            .bind(&record.columns)
+            .map_err(|e| FileError::Unusable {
+                file: record.origin.file.to_string(),
+                reason: e.to_string(),
+            })?;
         let failed = match mapping.eval(&record) {
             Ok(None) => {
                 tally.filtered += 1;
                 return Ok(());
             }
             Ok(Some(mapped)) => {
-                let event = self.emitter.event(mapped, record.origin.clone());
-                match self.emitter.outgoing(&event, batch.token()) {
+                let event = self.emitter.event(mapped, record.origin.clone(), time);
+                match self.emitter.outgoing(event, batch.token()) {
                     Ok(msg) => {
                         tally.published += 1;
                         return self.publish(msg).await;
