@@ -12,6 +12,27 @@ pub const SPEC_VERSION: &str = "1.0";
 /// `datacontenttype` of every event: `data` is JSON.
 pub const DATA_CONTENT_TYPE: &str = "application/json";
 
+/// When an event happened, with its RFC 3339 form computed once: the events of one input (a file)
+/// share the time the hub took it.
+#[derive(Debug, Clone)]
+pub struct EventTime {
+    pub at: DateTime<Utc>,
+    pub rfc3339: Arc<str>,
+}
+
+impl EventTime {
+    pub fn new(at: DateTime<Utc>) -> Self {
+        Self {
+            rfc3339: at.to_rfc3339_opts(SecondsFormat::Millis, true).into(),
+            at,
+        }
+    }
+
+    pub fn now() -> Self {
+        Self::new(Utc::now())
+    }
+}
+
 /// One canonical event, ready for the wire. `data` is JSON text.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -20,7 +41,7 @@ pub struct Event {
     pub source: Arc<str>,
     pub event_type: Arc<str>,
     pub subject: Option<String>,
-    pub time: DateTime<Utc>,
+    pub time: EventTime,
     pub dataschema: Arc<str>,
     pub data: Vec<u8>,
     /// Where the record came from: the `omnibusorigin` lineage extension.
@@ -38,21 +59,21 @@ pub fn dataschema_of(event_type: &str) -> String {
 }
 
 impl Event {
-    /// RFC 3339 `time` attribute.
-    pub fn time_rfc3339(&self) -> String {
-        self.time.to_rfc3339_opts(SecondsFormat::Millis, true)
-    }
-
     /// The `omnibusorigin` extension value: `file:line`.
     pub fn origin_attr(&self) -> String {
-        self.origin.to_string()
+        let mut line = itoa::Buffer::new();
+        let line = line.format(self.origin.line);
+        let mut out = String::with_capacity(self.origin.file.len() + 1 + line.len());
+        out.push_str(&self.origin.file);
+        out.push(':');
+        out.push_str(line);
+        out
     }
 
     /// The event in CloudEvents structured JSON form (`application/cloudevents+json`).
     pub fn to_structured_json(&self) -> Result<Vec<u8>, serde_json::Error> {
         let data: &RawValue = serde_json::from_slice(&self.data)?;
         let id = self.id.to_string();
-        let time = self.time_rfc3339();
         let origin = self.origin_attr();
         let envelope = Structured {
             specversion: SPEC_VERSION,
@@ -60,7 +81,7 @@ impl Event {
             source: &self.source,
             event_type: &self.event_type,
             subject: self.subject.as_deref(),
-            time: &time,
+            time: &self.time.rfc3339,
             datacontenttype: DATA_CONTENT_TYPE,
             dataschema: &self.dataschema,
             omnibusorigin: &origin,
@@ -96,7 +117,7 @@ pub(crate) mod tests {
             source: source_of("erp", "erp-inventory").into(),
             event_type: "retail.inventory.level.v1".into(),
             subject: Some("SH-001/12345".into()),
-            time: DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
+            time: EventTime::new(DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default()),
             dataschema: dataschema_of("retail.inventory.level.v1").into(),
             data: br#"{"sku":"12345","on_hand":"12.000"}"#.to_vec(),
             origin: Origin {

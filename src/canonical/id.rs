@@ -6,10 +6,6 @@ use uuid::Uuid;
 /// The namespace of every Omnibus event id (a fixed UUIDv5 of the URL namespace).
 const NAMESPACE: Uuid = Uuid::from_u128(0x5d1b_6a5e_2c1f_5a57_9b0d_3f6e_8c4a_0e21);
 
-/// Separates the parts hashed into an id; it cannot appear in TOML-configured ids and is unlikely
-/// in data, and the parts are length-prefixed besides, so ("a", "bc") and ("ab", "c") differ.
-const SEP: u8 = 0x1f;
-
 /// The id of the event that `connector` derives from a record with this natural key.
 pub fn event_id<S: AsRef<str>>(connector: &str, natural_key: &[S]) -> Uuid {
     let mut name = Vec::with_capacity(64);
@@ -28,9 +24,9 @@ pub fn content_id(connector: &str, data: &[u8]) -> Uuid {
     Uuid::new_v5(&NAMESPACE, &name)
 }
 
+/// Appends one length-prefixed part, so ("a", "bc") and ("ab", "c") hash differently.
 fn push_part(buf: &mut Vec<u8>, part: &str) {
-    buf.extend_from_slice(part.len().to_string().as_bytes());
-    buf.push(SEP);
+    buf.extend_from_slice(&(part.len() as u64).to_be_bytes());
     buf.extend_from_slice(part.as_bytes());
 }
 

@@ -30,22 +30,23 @@ pub enum WireError {
 }
 
 /// Encodes `event` for AMQP in the given content mode.
-pub fn encode(event: &Event, mode: ContentMode) -> Result<Wire, WireError> {
+pub fn encode(event: Event, mode: ContentMode) -> Result<Wire, WireError> {
     let event_type = ShortString::try_new(event.event_type.as_ref())
         .map_err(|_| WireError::TypeTooLong(event.event_type.to_string()))?;
-    let id = ShortString::from(event.id.to_string());
+    let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let id: &str = event.id.hyphenated().encode_lower(&mut id);
     let mut properties = BasicProperties::default()
-        .with_message_id(id)
+        .with_message_id(ShortString::from(id))
         .with_type(event_type)
-        .with_timestamp(u64::try_from(event.time.timestamp()).unwrap_or(0))
+        .with_timestamp(u64::try_from(event.time.at.timestamp()).unwrap_or(0))
         .with_delivery_mode(PERSISTENT)
         .with_app_id(APP_ID.into());
     let body = match mode {
         ContentMode::Binary => {
             properties = properties
                 .with_content_type(DATA_CONTENT_TYPE.into())
-                .with_headers(binary_headers(event));
-            event.data.clone()
+                .with_headers(binary_headers(&event, id));
+            event.data
         }
         ContentMode::Structured => {
             properties = properties.with_content_type(STRUCTURED_CONTENT_TYPE.into());
@@ -56,7 +57,7 @@ pub fn encode(event: &Event, mode: ContentMode) -> Result<Wire, WireError> {
 }
 
 /// The `cloudEvents_*` headers of binary content mode.
-fn binary_headers(event: &Event) -> FieldTable {
+fn binary_headers(event: &Event, id: &str) -> FieldTable {
     let mut headers = FieldTable::default();
     let mut put = |name: &str, value: String| {
         headers.insert(
@@ -65,10 +66,10 @@ fn binary_headers(event: &Event) -> FieldTable {
         );
     };
     put("cloudEvents_specversion", SPEC_VERSION.to_string());
-    put("cloudEvents_id", event.id.to_string());
+    put("cloudEvents_id", id.to_string());
     put("cloudEvents_source", event.source.to_string());
     put("cloudEvents_type", event.event_type.to_string());
-    put("cloudEvents_time", event.time_rfc3339());
+    put("cloudEvents_time", event.time.rfc3339.to_string());
     put("cloudEvents_dataschema", event.dataschema.to_string());
     put("cloudEvents_omnibusorigin", event.origin_attr());
     if let Some(subject) = &event.subject {
@@ -94,7 +95,7 @@ mod tests {
     #[test]
     fn binary_mode_puts_data_in_body_and_attributes_in_headers() {
         let event = sample();
-        let wire = encode(&event, ContentMode::Binary).unwrap();
+        let wire = encode(event.clone(), ContentMode::Binary).unwrap();
         assert_eq!(wire.body, event.data);
         let p = &wire.properties;
         assert_eq!(
@@ -127,7 +128,7 @@ mod tests {
 
     #[test]
     fn structured_mode_carries_the_envelope_in_the_body() {
-        let wire = encode(&sample(), ContentMode::Structured).unwrap();
+        let wire = encode(sample(), ContentMode::Structured).unwrap();
         assert!(wire.properties.headers().is_none());
         let json: serde_json::Value = serde_json::from_slice(&wire.body).unwrap();
         assert_eq!(json["type"], "retail.inventory.level.v1");

@@ -1,7 +1,7 @@
 //! From a mapped record to a message for the broker: the CloudEvents envelope (id, source, type,
 //! time), the routing key and the wire form. Shared by every source.
 
-use crate::canonical::event::{dataschema_of, source_of};
+use crate::canonical::event::{EventTime, dataschema_of, source_of};
 use crate::canonical::{Event, id, wire};
 use crate::config::connector::{ConnectorSpec, ContentMode};
 use crate::delivery::ack::AckToken;
@@ -10,7 +10,6 @@ use crate::format::record::Origin;
 use crate::mapping::Mapped;
 use crate::route::router::{RouteError, Router};
 use crate::route::{Outgoing, Target};
-use chrono::Utc;
 use lapin::types::ShortString;
 use std::sync::Arc;
 
@@ -44,7 +43,7 @@ impl Emitter {
 
     /// The canonical event of a mapped record: its id is derived from the natural key (or, when
     /// the mapping names none, from the data), so a re-read record keeps its id.
-    pub fn event(&self, mapped: Mapped, origin: Origin) -> Event {
+    pub fn event(&self, mapped: Mapped, origin: Origin, time: &EventTime) -> Event {
         let id = if mapped.key.is_empty() {
             id::content_id(&self.connector, &mapped.data)
         } else {
@@ -55,7 +54,7 @@ impl Emitter {
             source: Arc::clone(&self.source),
             event_type: Arc::clone(&self.event_type),
             subject: mapped.subject,
-            time: Utc::now(),
+            time: time.clone(),
             dataschema: Arc::clone(&self.dataschema),
             data: mapped.data,
             origin,
@@ -64,8 +63,8 @@ impl Emitter {
 
     /// The message that publishes `event` on the canonical exchange; a failure here is a record
     /// error (dead letter), not an infrastructure one.
-    pub fn outgoing(&self, event: &Event, ack: AckToken) -> Result<Outgoing, String> {
-        let routing_key = self.router.route(event).map_err(|e| e.to_string())?;
+    pub fn outgoing(&self, event: Event, ack: AckToken) -> Result<Outgoing, String> {
+        let routing_key = self.router.route(&event).map_err(|e| e.to_string())?;
         let wire = wire::encode(event, self.mode).map_err(|e| e.to_string())?;
         Ok(Outgoing {
             target: Target::Events,
