@@ -147,42 +147,17 @@ async fn stop_on_signal(cancel: CancellationToken) {
 }
 
 fn check(config: PathBuf) -> anyhow::Result<ExitCode> {
-    let files = match load::load(&config) {
-        Ok(files) => files,
-        Err(d) => {
-            eprint!("{d}");
-            eprintln!("{} problem(s) found", d.0.len());
-            return Ok(ExitCode::from(1));
-        }
-    };
-    let mut problems = 0;
-    let mut mappings = std::collections::BTreeSet::new();
-    for spec in &files.connectors {
-        mappings.insert(spec.mapping.clone());
+    let report = omnibus::check::check(&config);
+    for problem in &report.problems {
+        eprintln!("{problem}");
     }
-    for name in &mappings {
-        let path = files.hub.paths.mappings.join(format!("{name}.toml"));
-        match Mapping::load(&path) {
-            Ok(mapping) => {
-                for failure in mapping.run_examples() {
-                    eprintln!("{}: example failed: {failure}", path.display());
-                    problems += 1;
-                }
-            }
-            Err(d) => {
-                eprint!("{d}");
-                problems += d.0.len();
-            }
-        }
-    }
-    if problems > 0 {
-        eprintln!("{problems} problem(s) found");
+    if !report.problems.is_empty() {
+        eprintln!("{} problem(s) found", report.problems.len());
         return Ok(ExitCode::from(1));
     }
     println!(
         "ok: {} connector(s), {} mapping(s)",
-        files.connectors.len(),
-        mappings.len()
+        report.connectors, report.mappings
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -238,10 +238,7 @@ async fn broker_down_at_start_the_hub_waits_and_delivers_when_it_comes_back() {
         broker.owns(&d);
         d.file_connector("pos", "pos_sales", POS_FORMAT);
         let queue = broker.bound_queue(&d.exchange, "#").await;
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            l.local_addr().expect("addr").port()
-        };
+        let port = common::proxy::free_port();
         let hub = d.start(Some(&format!("amqp://guest:guest@127.0.0.1:{port}/%2f")));
         let input = d.drop_file("pos", "sales.csv", &pos_sample());
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -263,6 +260,44 @@ async fn broker_down_at_start_the_hub_waits_and_delivers_when_it_comes_back() {
         );
         assert_eq!(broker.take(&queue, 5, WAIT).await.len(), 5);
         drop(hub);
+        proxy.abort();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_lost_mid_file_unconfirmed_events_are_republished() {
+    with_broker(|mut broker: Broker| async move {
+        let d = Deployment::new("cut");
+        broker.owns(&d);
+        d.file_connector("pos", "pos_sales", POS_FORMAT);
+        let queue = broker.bound_queue(&d.exchange, "#").await;
+        let port = common::proxy::free_port();
+        let proxy = common::proxy::start(port, 5672).await;
+        let hub = d.start(Some(&format!("amqp://guest:guest@127.0.0.1:{port}/%2f")));
+        let rows = 10_000;
+        let mut csv = String::from("store_id,receipt_no,line_no,sold_at,sku,barcode,item_name,qty,unit_price,amount,payment,member_card\n");
+        for i in 0..rows {
+            csv.push_str(&format!("SH-001,R{i},1,2024-03-01 10:15:00,{i},,x,1,1.00,1.00,cash,\n"));
+        }
+        d.drop_file("pos", "big.csv", csv.as_bytes());
+        let first = broker.take(&queue, 1, WAIT).await;
+        assert_eq!(first.len(), 1, "log:\n{}", hub.log_text());
+        proxy.abort();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(!done(&d, "pos", "big.csv").exists(), "the cut came before every confirm");
+        let proxy = common::proxy::start(port, 5672).await;
+        assert!(eventually(Duration::from_secs(120), || done(&d, "pos", "big.csv").exists()).await, "log:\n{}", hub.log_text());
+        let mut ids: BTreeSet<String> = first.iter().filter_map(|m| m.header("cloudEvents_id")).collect();
+        loop {
+            let batch = broker.take(&queue, 5_000, Duration::from_secs(2)).await;
+            if batch.is_empty() {
+                break;
+            }
+            ids.extend(batch.iter().filter_map(|m| m.header("cloudEvents_id")));
+        }
+        assert_eq!(ids.len(), rows, "every row arrived at least once; log:\n{}", hub.log_text());
+        assert!(hub.log_text().contains("broker connection lost"));
         proxy.abort();
     })
     .await;

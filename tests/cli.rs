@@ -1,0 +1,147 @@
+//! The command line without a broker: `check` reports every problem with its position, `map`
+//! previews events, `--version` answers.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn omnibus(args: &[&str], config: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_omnibus"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run omnibus")
+}
+
+/// A deployment with one POS connector and a copy of the repository's pos_sales mapping.
+fn deployment() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for sub in ["config", "connectors", "mappings", "spool"] {
+        std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
+    }
+    std::fs::write(
+        dir.path().join("config/omnibus.toml"),
+        "[broker]\nurl = \"amqp://127.0.0.1:1/%2f\"\n",
+    )
+    .expect("hub file");
+    std::fs::write(
+        dir.path().join("connectors/pos.toml"),
+        "system = \"pos\"\nmapping = \"pos_sales\"\n[source]\ntype = \"file\"\npath = \"../spool\"\n[format]\ntype = \"csv\"\n",
+    )
+    .expect("connector");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/mappings/pos_sales.toml"),
+        dir.path().join("mappings/pos_sales.toml"),
+    )
+    .expect("mapping");
+    dir
+}
+
+#[test]
+fn check_passes_on_a_good_deployment_and_the_reference_one() {
+    let dir = deployment();
+    let out = omnibus(&["check"], &dir.path().join("config/omnibus.toml"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ok: 1 connector(s), 1 mapping(s)"
+    );
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/omnibus.toml");
+    let out = omnibus(&["check"], &reference);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn check_reports_every_problem_of_every_file_with_its_position() {
+    let dir = deployment();
+    std::fs::write(
+        dir.path().join("connectors/erp.toml"),
+        "system = \"erp\"\nmapping = \"erp_stock\"\n[source]\ntype = \"file\"\npath = \"../spool\"\n\
+         [format]\ntype = \"csv\"\ndelimter = \"|\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("mappings/erp_stock.toml"),
+        "type = \"retail.inventory.level.v1\"\n[fields]\nas_of = { from = \"BUDAT\", type = \"datetime\", tz = \"Asia/Shanghia\" }\n",
+    )
+    .expect("write");
+    let out = omnibus(&["check"], &dir.path().join("config/omnibus.toml"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("connectors/erp.toml:8:1: unknown key \"delimter\" in [format]; did you mean \"delimiter\"?"),
+        "{err}"
+    );
+    assert!(err.contains("mappings/erp_stock.toml:3:"), "{err}");
+    assert!(err.contains("Asia/Shanghia"), "{err}");
+    assert!(err.contains("problem(s) found"), "{err}");
+}
+
+#[test]
+fn map_prints_cloudevents_and_names_the_line_of_each_bad_record() {
+    let dir = deployment();
+    let config = dir.path().join("config/omnibus.toml");
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/pos/sales_20240301.csv"
+    );
+    let out = omnibus(&["map", "--connector", "pos", sample], &config);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(events.len(), 5);
+    assert_eq!(events[0]["specversion"], "1.0");
+    assert_eq!(events[0]["type"], "retail.sale.recorded.v1");
+    assert_eq!(events[0]["source"], "/omnibus/pos/pos");
+    assert_eq!(events[0]["data"]["sold_at"], "2024-03-01T10:15:00+08:00");
+
+    let bad = dir.path().join("bad.csv");
+    let text = std::fs::read_to_string(sample)
+        .expect("sample")
+        .replace(",2.00,4.00,", ",2.x0,4.00,");
+    std::fs::write(&bad, text).expect("write");
+    let out = omnibus(
+        &[
+            "map",
+            "--connector",
+            "pos",
+            bad.to_str().expect("utf-8 path"),
+        ],
+        &config,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 4);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.csv:2: ") && err.contains("\"2.x0\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn version_and_usage_errors() {
+    let out = Command::new(env!("CARGO_BIN_EXE_omnibus"))
+        .arg("--version")
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("omnibus "));
+    let out = Command::new(env!("CARGO_BIN_EXE_omnibus"))
+        .arg("frobnicate")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}
