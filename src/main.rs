@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use omnibus::config::load::{self, HubFiles};
 use omnibus::mapping::Mapping;
 use omnibus::preview::{Previewed, preview_file};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
@@ -101,6 +101,7 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 

@@ -302,3 +302,28 @@ async fn connection_lost_mid_file_unconfirmed_events_are_republished() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trouble_in_one_file_or_connector_stops_nothing_else() {
+    with_broker(|mut broker: Broker| async move {
+        let d = Deployment::new("isolation");
+        broker.owns(&d);
+        d.file_connector("pos", "pos_sales", POS_FORMAT);
+        d.file_connector("broken", "no_such_mapping", POS_FORMAT);
+        let queue = broker.bound_queue(&d.exchange, "#").await;
+        let hub = d.start(None);
+        d.drop_file("pos", "empty.csv", b"");
+        d.drop_file("pos", "wrong.csv", b"store,receipt\nSH-001,R1\n");
+        d.drop_file("pos", "sales.csv", &pos_sample());
+        assert!(eventually(WAIT, || done(&d, "pos", "sales.csv").exists()).await, "log:\n{}", hub.log_text());
+        assert_eq!(broker.take(&queue, 5, WAIT).await.len(), 5);
+        assert!(done(&d, "pos", "empty.csv").exists(), "an empty file is finished, with no events");
+        let error = d.spool("pos").join("error");
+        assert!(eventually(WAIT, || error.join("wrong.csv").exists()).await, "a file without the mapping's columns goes to error/");
+        let report = std::fs::read_to_string(error.join("wrong.csv.report.txt")).expect("report");
+        assert!(report.contains("store_id"), "the report names the missing column: {report}");
+        let log = hub.log_text();
+        assert!(log.contains("broken") && log.contains("no_such_mapping"), "the broken connector is reported: {log}");
+    })
+    .await;
+}
