@@ -315,15 +315,31 @@ async fn trouble_in_one_file_or_connector_stops_nothing_else() {
         d.drop_file("pos", "empty.csv", b"");
         d.drop_file("pos", "wrong.csv", b"store,receipt\nSH-001,R1\n");
         d.drop_file("pos", "sales.csv", &pos_sample());
-        assert!(eventually(WAIT, || done(&d, "pos", "sales.csv").exists()).await, "log:\n{}", hub.log_text());
+        assert!(
+            eventually(WAIT, || done(&d, "pos", "sales.csv").exists()).await,
+            "log:\n{}",
+            hub.log_text()
+        );
         assert_eq!(broker.take(&queue, 5, WAIT).await.len(), 5);
-        assert!(done(&d, "pos", "empty.csv").exists(), "an empty file is finished, with no events");
+        assert!(
+            done(&d, "pos", "empty.csv").exists(),
+            "an empty file is finished, with no events"
+        );
         let error = d.spool("pos").join("error");
-        assert!(eventually(WAIT, || error.join("wrong.csv").exists()).await, "a file without the mapping's columns goes to error/");
+        assert!(
+            eventually(WAIT, || error.join("wrong.csv").exists()).await,
+            "a file without the mapping's columns goes to error/"
+        );
         let report = std::fs::read_to_string(error.join("wrong.csv.report.txt")).expect("report");
-        assert!(report.contains("store_id"), "the report names the missing column: {report}");
+        assert!(
+            report.contains("store_id"),
+            "the report names the missing column: {report}"
+        );
         let log = hub.log_text();
-        assert!(log.contains("broken") && log.contains("no_such_mapping"), "the broken connector is reported: {log}");
+        assert!(
+            log.contains("broken") && log.contains("no_such_mapping"),
+            "the broken connector is reported: {log}"
+        );
     })
     .await;
 }
