@@ -4,7 +4,9 @@
 use super::convert::{Conversion, FieldType};
 use super::example::toml_to_json;
 use super::lookup::Lookup;
-use super::plan::{Example, Expect, FieldPlan, Input, Located, Mapping, SubjectPiece, SubjectPlan};
+use super::plan::{
+    Example, Expect, FieldPlan, Input, Json, Located, Mapping, SubjectPiece, SubjectPlan,
+};
 use super::shape::Tree;
 use super::spec::{self, ExampleSpec, FieldEntry, FieldSpec, FileSpec};
 use super::template::{self, Expr, Piece, Template};
@@ -344,12 +346,12 @@ impl<'a> Compiler<'a> {
         what: &str,
         value: &Spanned<toml::Value>,
         ty: FieldType,
-    ) -> Option<Box<[u8]>> {
+    ) -> Option<Json> {
         let json = spec::scalar_text(value.get_ref())
             .map_err(str::to_string)
-            .and_then(|text| Conversion::canonical(ty)?.json(&text));
+            .and_then(|text| Conversion::canonical(ty)?.to_json(&text));
         match json {
-            Ok(json) => Some(json.into_boxed_slice()),
+            Ok(json) => Some(Json::new(json)),
             Err(e) => {
                 self.error(value.span().start, format!("{what}: {e}"));
                 None

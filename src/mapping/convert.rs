@@ -4,13 +4,14 @@
 //! Decimals stay exact (rust_decimal, serialised as a string that keeps the scale); dates become
 //! `YYYY-MM-DD`; date-times become RFC 3339 with an offset, naive inputs being placed in a zone.
 
+use super::layout::Layout;
+use super::output;
 use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::offset::LocalResult;
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::str::FromStr;
 
 /// A field's output type, as spelled in a mapping file.
@@ -52,6 +53,8 @@ pub(super) enum Conversion {
 pub(super) struct Format {
     text: String,
     items: Vec<Item<'static>>,
+    /// The fast reader of the format's exact form, when it has one; chrono reads the rest.
+    layout: Option<Layout>,
 }
 
 /// How a date-time field reads its input.
@@ -94,46 +97,49 @@ impl Conversion {
     }
 
     /// Reads `text` and appends its JSON to `out`; on failure returns the reason, naming the text.
-    pub fn write(&self, text: &str, out: &mut Vec<u8>) -> Result<(), String> {
+    pub fn write(&self, text: &str, out: &mut String) -> Result<(), String> {
         match self {
-            Self::String => write_json_str(text, out),
+            Self::String => output::string(text, out),
             Self::Integer => {
                 let n: i64 = text
                     .parse()
                     .map_err(|_| format!("cannot read \"{text}\" as an integer"))?;
-                serde_json::to_writer(out, &n).map_err(|e| e.to_string())
+                output::integer(n, out);
+                Ok(())
             }
-            Self::Decimal => {
-                let d = Decimal::from_str(text)
-                    .map_err(|_| format!("cannot read \"{text}\" as a decimal"))?;
-                write!(out, "\"{d}\"").map_err(|e| e.to_string())
-            }
+            Self::Decimal => write_decimal(text, out),
             Self::Boolean => {
                 let b = read_bool(text)?;
-                out.extend_from_slice(if b { b"true" } else { b"false" });
+                out.push_str(if b { "true" } else { "false" });
                 Ok(())
             }
             Self::Date(format) => {
-                write_date(format.read_date(text)?, out);
+                output::date(format.read_date(text)?, out);
                 Ok(())
             }
-            Self::DateTime(input) => {
-                let dt = input.read(text)?;
-                write_json_str(&dt.to_rfc3339_opts(SecondsFormat::AutoSi, false), out)
-            }
+            Self::DateTime(input) => output::datetime(&input.read(text)?, out),
         }
     }
 
     /// The JSON of `text` as a whole value (for constants and defaults, converted once at load).
-    pub fn json(&self, text: &str) -> Result<Vec<u8>, String> {
-        let mut out = Vec::new();
+    pub fn to_json(&self, text: &str) -> Result<String, String> {
+        let mut out = String::new();
         self.write(text, &mut out)?;
         Ok(out)
+    }
+
+    /// [`Self::to_json`] as bytes.
+    #[cfg(test)]
+    pub fn json(&self, text: &str) -> Result<Vec<u8>, String> {
+        self.to_json(text).map(String::into_bytes)
     }
 }
 
 impl Format {
     fn read_date(&self, text: &str) -> Result<NaiveDate, String> {
+        if let Some(date) = self.layout.as_ref().and_then(|l| l.date(text)) {
+            return Ok(date);
+        }
         let mut parsed = Parsed::new();
         chrono::format::parse(&mut parsed, text, self.items.iter())
             .and_then(|()| parsed.to_naive_date())
@@ -149,6 +155,16 @@ impl Format {
         let mut parsed = Parsed::new();
         chrono::format::parse(&mut parsed, text, self.items.iter())
             .map(|()| parsed)
+            .map_err(|e| self.datetime_error(text, e))
+    }
+
+    /// A date-time without offset.
+    fn read_naive(&self, text: &str) -> Result<NaiveDateTime, String> {
+        if let Some(naive) = self.layout.as_ref().and_then(|l| l.datetime(text)) {
+            return Ok(naive);
+        }
+        self.read(text)?
+            .to_naive_datetime_with_offset(0)
             .map_err(|e| self.datetime_error(text, e))
     }
 
@@ -168,13 +184,7 @@ impl DateTimeInput {
                 .read(text)?
                 .to_datetime()
                 .map_err(|e| format.datetime_error(text, e)),
-            Self::Local(format, tz) => {
-                let naive = format
-                    .read(text)?
-                    .to_naive_datetime_with_offset(0)
-                    .map_err(|e| format.datetime_error(text, e))?;
-                localize(naive, *tz, text)
-            }
+            Self::Local(format, tz) => localize(format.read_naive(text)?, *tz, text),
         }
     }
 }
@@ -207,6 +217,16 @@ fn localize(naive: NaiveDateTime, tz: Tz, text: &str) -> Result<DateTime<FixedOf
     }
 }
 
+/// A decimal already in the form rust_decimal writes is copied as it is; anything else is read
+/// and written by rust_decimal.
+fn write_decimal(text: &str, out: &mut String) -> Result<(), String> {
+    if output::canonical_decimal(text, out) {
+        return Ok(());
+    }
+    let d = Decimal::from_str(text).map_err(|_| format!("cannot read \"{text}\" as a decimal"))?;
+    write!(out, "\"{d}\"").map_err(|e| e.to_string())
+}
+
 fn read_bool(text: &str) -> Result<bool, String> {
     if TRUE_WORDS.iter().any(|w| text.eq_ignore_ascii_case(w)) {
         Ok(true)
@@ -216,37 +236,6 @@ fn read_bool(text: &str) -> Result<bool, String> {
         Err(format!(
             "cannot read \"{text}\" as a boolean (expected true/false, 1/0, yes/no, y/n or t/f)"
         ))
-    }
-}
-
-fn write_json_str(text: &str, out: &mut Vec<u8>) -> Result<(), String> {
-    serde_json::to_writer(out, text).map_err(|e| e.to_string())
-}
-
-/// `"YYYY-MM-DD"`, without going through the formatting machinery for four-digit years.
-fn write_date(date: NaiveDate, out: &mut Vec<u8>) {
-    let (y, m, d) = (date.year(), date.month(), date.day());
-    match u32::try_from(y) {
-        Ok(y) if y <= 9999 => {
-            let mut buf = *b"\"0000-00-00\"";
-            put_digits(&mut buf[1..5], y);
-            put_digits(&mut buf[6..8], m);
-            put_digits(&mut buf[9..11], d);
-            out.extend_from_slice(&buf);
-        }
-        _ => {
-            out.push(b'"');
-            out.extend_from_slice(date.to_string().as_bytes());
-            out.push(b'"');
-        }
-    }
-}
-
-/// Writes `n` right-aligned in decimal into `slot`, which is pre-filled with `0`s.
-fn put_digits(slot: &mut [u8], mut n: u32) {
-    for b in slot.iter_mut().rev() {
-        *b = b'0' + (n % 10) as u8;
-        n /= 10;
     }
 }
 
@@ -268,6 +257,7 @@ fn parse_format(text: &str) -> Result<(Format, Parsed), String> {
     Ok((
         Format {
             text: text.to_string(),
+            layout: Layout::new(&items),
             items,
         },
         parsed,
@@ -444,5 +434,107 @@ mod tests {
             json(&dt, "2024-03-01T10:15:00Z").unwrap(),
             "\"2024-03-01T10:15:00+00:00\""
         );
+    }
+
+    /// Texts around the edges of what the fast paths take.
+    const EDGE_TEXTS: [&str; 28] = [
+        "2024-03-01 10:15:07",
+        "2024-3-01 10:15:07",
+        "2024-03-01  10:15:07",
+        "2024-03-01 10:15:07 ",
+        "+2024-03-01 10:15:07",
+        "-2024-03-01 10:15:07",
+        "02024-03-01 10:15:07",
+        "2024-03-01T10:15:07",
+        "2024-03-01 10:15",
+        "2024-03-01 10:15:07.5",
+        "2024-02-29 00:00:00",
+        "2023-02-29 00:00:00",
+        "2024-03-01 23:59:60",
+        "2024-03-01 24:00:00",
+        "2024-03-31 02:30:00",
+        "2024-10-27 02:30:00",
+        "0000-01-01 00:00:00",
+        "9999-12-31 23:59:59",
+        "20240301",
+        "2024-03-01",
+        "2024-03-1",
+        "2024-03-01 ",
+        "+42",
+        "-0042",
+        "007.50",
+        "-0",
+        "1e3",
+        "",
+    ];
+
+    #[test]
+    fn fast_date_times_match_chrono() {
+        for (format, zone) in [
+            ("%Y-%m-%d %H:%M:%S", "Asia/Shanghai"),
+            ("%Y-%m-%d %H:%M:%S", "Europe/Berlin"),
+            ("%Y-%m-%d %H:%M", "America/New_York"),
+        ] {
+            let c = conv(FieldType::Datetime, Some(format), Some(zone));
+            let tz: Tz = zone.parse().unwrap();
+            for text in EDGE_TEXTS {
+                let chrono = NaiveDateTime::parse_from_str(text, format)
+                    .ok()
+                    .and_then(|naive| tz.from_local_datetime(&naive).earliest())
+                    .map(|dt| dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false))
+                    .map(|rfc| serde_json::to_string(&rfc).unwrap());
+                assert_eq!(json(&c, text).ok(), chrono, "{format} {zone} {text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn fast_dates_match_chrono() {
+        for format in ["%Y-%m-%d", "%Y%m%d", "%Y-%m-%d %H:%M:%S"] {
+            let c = conv(FieldType::Date, Some(format), None);
+            for text in EDGE_TEXTS {
+                let chrono = NaiveDate::parse_from_str(text, format)
+                    .ok()
+                    .map(|date| format!("\"{date}\""));
+                assert_eq!(json(&c, text).ok(), chrono, "{format} {text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn fast_numbers_match_the_parsers() {
+        let integer = conv(FieldType::Integer, None, None);
+        let decimal = conv(FieldType::Decimal, None, None);
+        let extra = [
+            "0",
+            "7",
+            "+7",
+            "-7",
+            "007",
+            "00",
+            "-0.00",
+            ".5",
+            "5.",
+            "-.5",
+            " 7",
+            "7 ",
+            "1.0",
+            "12.50",
+            "1_000",
+            "٣",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "99999999999999999999999999999",
+            "0.0000000000000000000000000001",
+            "79228162514264337593543950336",
+        ];
+        for text in EDGE_TEXTS.iter().chain(&extra) {
+            let int = text.parse::<i64>().map(|n| n.to_string());
+            assert_eq!(json(&integer, text).ok(), int.ok(), "{text:?}");
+            let dec = Decimal::from_str(text).map(|d| format!("\"{d}\""));
+            assert_eq!(json(&decimal, text).ok(), dec.ok(), "{text:?}");
+        }
     }
 }

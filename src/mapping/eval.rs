@@ -103,11 +103,12 @@ impl BoundMapping<'_> {
         if !run.passes_when()? {
             return Ok(None);
         }
-        let mut data = Vec::with_capacity(self.capacity.load(Ordering::Relaxed));
+        let mut data = String::with_capacity(self.capacity.load(Ordering::Relaxed));
         run.write_object(&self.mapping.output, &mut data)?;
         self.capacity.fetch_max(data.len(), Ordering::Relaxed);
         let key = run.key(&data)?;
         let subject = run.subject(&data)?;
+        let data = data.into_bytes();
         Ok(Some(Mapped { data, subject, key }))
     }
 }
@@ -149,15 +150,15 @@ impl Run<'_, '_, '_> {
 
     /// Writes an object; members whose value is missing are left out. Returns whether any member
     /// was written.
-    fn write_object(&mut self, object: &ObjectPlan, out: &mut Vec<u8>) -> Result<bool, MapError> {
-        out.push(b'{');
+    fn write_object(&mut self, object: &ObjectPlan, out: &mut String) -> Result<bool, MapError> {
+        out.push('{');
         let mut wrote_any = false;
         for member in &object.members {
             let mark = out.len();
             if wrote_any {
-                out.push(b',');
+                out.push(',');
             }
-            out.extend_from_slice(&member.key);
+            out.push_str(member.key.as_str());
             let wrote = match &member.node {
                 Node::Field(index) => self.write_field(*index, out)?,
                 Node::Object(inner) => self.write_object(inner, out)?,
@@ -168,17 +169,17 @@ impl Run<'_, '_, '_> {
                 out.truncate(mark);
             }
         }
-        out.push(b'}');
+        out.push('}');
         Ok(wrote_any)
     }
 
-    fn write_field(&mut self, index: usize, out: &mut Vec<u8>) -> Result<bool, MapError> {
+    fn write_field(&mut self, index: usize, out: &mut String) -> Result<bool, MapError> {
         let bound = self.bound;
         let field = &bound.mapping.fields[index];
         let start = out.len();
         let wrote = match &field.input {
             Input::Constant(json) => {
-                out.extend_from_slice(json);
+                out.push_str(json.as_str());
                 true
             }
             Input::Column(_) => {
@@ -204,7 +205,7 @@ impl Run<'_, '_, '_> {
         &self,
         field: &FieldPlan,
         raw: Option<&str>,
-        out: &mut Vec<u8>,
+        out: &mut String,
     ) -> Result<bool, MapError> {
         let text = raw
             .map(|r| {
@@ -222,7 +223,7 @@ impl Run<'_, '_, '_> {
             match (table.get(text), &field.default) {
                 (Some(found), _) => text = found,
                 (None, Some(default)) => {
-                    out.extend_from_slice(default);
+                    out.push_str(default.as_str());
                     return Ok(true);
                 }
                 (None, None) => {
@@ -238,10 +239,10 @@ impl Run<'_, '_, '_> {
         Ok(true)
     }
 
-    fn write_missing(&self, field: &FieldPlan, out: &mut Vec<u8>) -> Result<bool, MapError> {
+    fn write_missing(&self, field: &FieldPlan, out: &mut String) -> Result<bool, MapError> {
         match (&field.default, field.required) {
             (Some(default), _) => {
-                out.extend_from_slice(default);
+                out.push_str(default.as_str());
                 Ok(true)
             }
             (None, true) => Err(self.field_error(
@@ -253,7 +254,7 @@ impl Run<'_, '_, '_> {
         }
     }
 
-    fn key(&self, data: &[u8]) -> Result<Vec<String>, MapError> {
+    fn key(&self, data: &str) -> Result<Vec<String>, MapError> {
         let fields = &self.mapping().fields;
         self.mapping()
             .key
@@ -270,13 +271,13 @@ impl Run<'_, '_, '_> {
             .collect()
     }
 
-    fn subject(&self, data: &[u8]) -> Result<Option<String>, MapError> {
+    fn subject(&self, data: &str) -> Result<Option<String>, MapError> {
         let Some(subject) = &self.mapping().subject else {
             return Ok(None);
         };
         let rendered = match &subject.item {
             SubjectPlan::Native(pieces) => self.native_subject(pieces, data),
-            SubjectPlan::Template(t) => serde_json::from_slice(data)
+            SubjectPlan::Template(t) => serde_json::from_str(data)
                 .map_err(|e| e.to_string())
                 .and_then(|json| t.render(&json)),
         };
@@ -285,7 +286,7 @@ impl Run<'_, '_, '_> {
             .map_err(|reason| self.error(subject.line, format!("subject: {reason}")))
     }
 
-    fn native_subject(&self, pieces: &[SubjectPiece], data: &[u8]) -> Result<String, String> {
+    fn native_subject(&self, pieces: &[SubjectPiece], data: &str) -> Result<String, String> {
         let mut out = String::with_capacity(64);
         for piece in pieces {
             match piece {
@@ -326,14 +327,12 @@ impl Run<'_, '_, '_> {
 }
 
 /// The text of a JSON value written into `data`: strings unescaped, other values as written.
-fn span_text(data: &[u8], (start, end): (usize, usize)) -> Cow<'_, str> {
-    let raw = &data[start..end];
-    match raw {
-        [b'"', inner @ .., b'"'] if !inner.contains(&b'\\') => String::from_utf8_lossy(inner),
-        [b'"', ..] => serde_json::from_slice::<String>(raw)
-            .map(Cow::Owned)
-            .unwrap_or_else(|_| String::from_utf8_lossy(raw)),
-        _ => String::from_utf8_lossy(raw),
+fn span_text(data: &str, (start, end): (usize, usize)) -> Cow<'_, str> {
+    let raw = data.get(start..end).unwrap_or_default();
+    match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        Some(inner) if !inner.contains('\\') => Cow::Borrowed(inner),
+        Some(_) => serde_json::from_str(raw).map_or(Cow::Borrowed(raw), Cow::Owned),
+        None => Cow::Borrowed(raw),
     }
 }
 

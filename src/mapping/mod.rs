@@ -2,9 +2,10 @@
 //! ([`Mapping::load`]), bound to a file's columns ([`Mapping::bind`]), and evaluated per record
 //! ([`BoundMapping::eval`]) into the event's `data` (JSON), subject and natural key.
 //!
-//! spec (file syntax) → compile → plan → eval, with typed conversions in `convert`, lookup tables
-//! in `lookup`, the output's nesting in `shape`, the expression language in `template`, and the
-//! mapping's own tests in `example`.
+//! spec (file syntax) → compile → plan → eval, with typed conversions in `convert` (their fast
+//! paths in `layout`, which reads common date formats, and `output`, which writes JSON values),
+//! lookup tables in `lookup`, the output's nesting in `shape`, the expression language in
+//! `template`, and the mapping's own tests in `example`.
 
 mod binder;
 mod compile;
@@ -12,7 +13,9 @@ mod convert;
 mod error;
 mod eval;
 mod example;
+mod layout;
 mod lookup;
+mod output;
 mod plan;
 mod shape;
 mod spec;

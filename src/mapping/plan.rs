@@ -4,6 +4,7 @@
 use super::convert::Conversion;
 use super::lookup::Lookup;
 use super::template::{Expr, Template};
+use std::ops::Deref;
 use std::sync::Arc;
 
 /// A mapping file compiled once: turns the records of a source into the `data`, subject and natural
@@ -84,7 +85,7 @@ pub(super) struct FieldPlan {
     pub conversion: Conversion,
     pub trim: bool,
     /// JSON written when the value is missing or empty (or not in the lookup table).
-    pub default: Option<Box<[u8]>>,
+    pub default: Option<Json>,
     pub required: bool,
     pub lookup: Option<Arc<Lookup>>,
 }
@@ -105,7 +106,7 @@ pub(super) enum Input {
     /// A source column, resolved to an index when the mapping is bound to a file.
     Column(Arc<str>),
     /// A constant, already as JSON.
-    Constant(Box<[u8]>),
+    Constant(Json),
     Expr(Expr),
 }
 
@@ -118,7 +119,7 @@ pub(super) struct ObjectPlan {
 #[derive(Debug)]
 pub(super) struct Member {
     /// `"name":`, escaped once.
-    pub key: Box<[u8]>,
+    pub key: Json,
     pub node: Node,
 }
 
@@ -127,6 +128,28 @@ pub(super) enum Node {
     /// Index into [`Mapping::fields`].
     Field(usize),
     Object(ObjectPlan),
+}
+
+/// A piece of JSON text made once at load and copied into every event; it reads as its bytes.
+#[derive(Debug)]
+pub(super) struct Json(Box<str>);
+
+impl Json {
+    pub fn new(text: String) -> Self {
+        Self(text.into_boxed_str())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for Json {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
 }
 
 /// How the subject is made.

@@ -1,7 +1,7 @@
 //! The output shape: the nested JSON objects that dotted field names (`customer.name`) and
 //! sub-tables describe, checked for clashes, then frozen into the plan's object tree.
 
-use super::plan::{Member, Node, ObjectPlan};
+use super::plan::{Json, Member, Node, ObjectPlan};
 
 /// The output shape while fields are being added.
 #[derive(Default)]
@@ -69,11 +69,11 @@ impl Tree {
     }
 }
 
-/// `"name":` as JSON bytes.
-fn member_key(name: &str) -> Box<[u8]> {
-    let mut key = serde_json::to_vec(name).unwrap_or_default();
-    key.push(b':');
-    key.into_boxed_slice()
+/// `"name":` as JSON.
+fn member_key(name: &str) -> Json {
+    let mut key = serde_json::to_string(name).unwrap_or_default();
+    key.push(':');
+    Json::new(key)
 }
 
 #[cfg(test)]
