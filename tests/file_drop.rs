@@ -19,6 +19,14 @@ fn pos_sample() -> Vec<u8> {
     .expect("sample")
 }
 
+/// A deployment with one POS connector `pos`, whose exchanges and queues the broker cleans up.
+fn pos_deployment(broker: &mut Broker, name: &str) -> Deployment {
+    let d = Deployment::new(name);
+    broker.owns(&d);
+    d.file_connector("pos", "pos_sales", POS_FORMAT);
+    d
+}
+
 fn done(d: &Deployment, id: &str, name: &str) -> std::path::PathBuf {
     d.spool(id).join("done").join(name)
 }
@@ -26,9 +34,7 @@ fn done(d: &Deployment, id: &str, name: &str) -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_file_becomes_cloudevents_with_headers_and_moves_to_done() {
     with_broker(|mut broker: Broker| async move {
-        let d = Deployment::new("headers");
-        broker.owns(&d);
-        d.file_connector("pos", "pos_sales", POS_FORMAT);
+        let d = pos_deployment(&mut broker, "headers");
         let queue = broker.bound_queue(&d.exchange, "retail.sale.#").await;
         let hub = d.start(None);
         let input = d.drop_file("pos", "sales.csv", &pos_sample());
@@ -96,9 +102,7 @@ async fn dropped_file_becomes_cloudevents_with_headers_and_moves_to_done() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_file_read_twice_gives_the_same_ids() {
     with_broker(|mut broker: Broker| async move {
-        let d = Deployment::new("ids");
-        broker.owns(&d);
-        d.file_connector("pos", "pos_sales", POS_FORMAT);
+        let d = pos_deployment(&mut broker, "ids");
         let queue = broker.bound_queue(&d.exchange, "#").await;
         let hub = d.start(None);
         let ids = |msgs: &[common::Message]| -> BTreeSet<String> {
@@ -126,9 +130,7 @@ async fn the_same_file_read_twice_gives_the_same_ids() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_stays_while_the_broker_returns_its_events_as_unroutable() {
     with_broker(|mut broker: Broker| async move {
-        let d = Deployment::new("noroute");
-        broker.owns(&d);
-        d.file_connector("pos", "pos_sales", POS_FORMAT);
+        let d = pos_deployment(&mut broker, "noroute");
         let hub = d.start(None);
         let input = d.drop_file("pos", "sales.csv", &pos_sample());
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -158,9 +160,7 @@ async fn file_stays_while_the_broker_returns_its_events_as_unroutable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_rows_are_dead_lettered_with_line_numbers_and_good_rows_flow() {
     with_broker(|mut broker: Broker| async move {
-        let d = Deployment::new("badrows");
-        broker.owns(&d);
-        d.file_connector("pos", "pos_sales", POS_FORMAT);
+        let d = pos_deployment(&mut broker, "badrows");
         let queue = broker.bound_queue(&d.exchange, "#").await;
         let hub = d.start(None);
         let csv = "store_id,receipt_no,line_no,sold_at,sku,barcode,item_name,qty,unit_price,amount,payment,member_card\n\
@@ -234,9 +234,7 @@ async fn gbk_pipe_file_decodes_before_splitting() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_down_at_start_the_hub_waits_and_delivers_when_it_comes_back() {
     with_broker(|mut broker: Broker| async move {
-        let d = Deployment::new("down");
-        broker.owns(&d);
-        d.file_connector("pos", "pos_sales", POS_FORMAT);
+        let d = pos_deployment(&mut broker, "down");
         let queue = broker.bound_queue(&d.exchange, "#").await;
         let port = common::proxy::free_port();
         let hub = d.start(Some(&format!("amqp://guest:guest@127.0.0.1:{port}/%2f")));
@@ -268,9 +266,7 @@ async fn broker_down_at_start_the_hub_waits_and_delivers_when_it_comes_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_lost_mid_file_unconfirmed_events_are_republished() {
     with_broker(|mut broker: Broker| async move {
-        let d = Deployment::new("cut");
-        broker.owns(&d);
-        d.file_connector("pos", "pos_sales", POS_FORMAT);
+        let d = pos_deployment(&mut broker, "cut");
         let queue = broker.bound_queue(&d.exchange, "#").await;
         let port = common::proxy::free_port();
         let proxy = common::proxy::start(port, 5672).await;
@@ -306,9 +302,7 @@ async fn connection_lost_mid_file_unconfirmed_events_are_republished() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trouble_in_one_file_or_connector_stops_nothing_else() {
     with_broker(|mut broker: Broker| async move {
-        let d = Deployment::new("isolation");
-        broker.owns(&d);
-        d.file_connector("pos", "pos_sales", POS_FORMAT);
+        let d = pos_deployment(&mut broker, "isolation");
         d.file_connector("broken", "no_such_mapping", POS_FORMAT);
         let queue = broker.bound_queue(&d.exchange, "#").await;
         let hub = d.start(None);

@@ -124,10 +124,10 @@ async fn run(
         let mut session = Session::new(&settings, channel.1);
         let end = session.run(&mut queue, &mut rx, &cancel).await;
         session.requeue_unconfirmed(&mut queue);
-        let _ = channel
+        let closing = channel
             .0
-            .close(200, "omnibus publisher reconnecting".into())
-            .await;
+            .close(200, "omnibus publisher reconnecting".into());
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
         match end {
             SessionEnd::Stopped => break,
             SessionEnd::Lost(reason) => {
@@ -152,13 +152,23 @@ fn report_unreachable(
     }
 }
 
-/// Connects, opens a confirming channel and declares the topology.
+/// How long connecting (with the channel and the topology) may take before it counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long closing a connection that is being abandoned may take; a dead one never answers.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Connects, opens a confirming channel and declares the topology, within [`CONNECT_TIMEOUT`]: a
+/// broker (or network) that stops answering half-way must not hang the publisher.
 async fn connect(settings: &PublisherSettings) -> Result<(Connection, Channel), String> {
-    let props = ConnectionProperties::default().with_connection_name("omnibus".into());
-    let connecting = Connection::connect(&settings.url, props);
-    let conn = tokio::time::timeout(Duration::from_secs(15), connecting)
+    tokio::time::timeout(CONNECT_TIMEOUT, open(settings))
         .await
-        .map_err(|_| "connection attempt timed out after 15s".to_string())?
+        .map_err(|_| format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()))?
+}
+
+async fn open(settings: &PublisherSettings) -> Result<(Connection, Channel), String> {
+    let props = ConnectionProperties::default().with_connection_name("omnibus".into());
+    let conn = Connection::connect(&settings.url, props)
+        .await
         .map_err(|e| e.to_string())?;
     let channel = conn.create_channel().await.map_err(|e| e.to_string())?;
     channel

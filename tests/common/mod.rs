@@ -8,11 +8,11 @@ pub mod proxy;
 
 use futures_util::FutureExt;
 use lapin::options::{
-    BasicAckOptions, BasicGetOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
-    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicAckOptions, BasicGetOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -217,16 +217,7 @@ impl Broker {
 
     /// Declares the durable topic `exchange` (as the hub would) and remembers it for cleanup.
     pub async fn exchange(&mut self, exchange: &str) {
-        self.channel
-            .exchange_declare(
-                exchange.into(),
-                ExchangeKind::Topic,
-                ExchangeDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
+        omnibus::route::topology::declare_exchange(&self.channel, exchange)
             .await
             .expect("exchange_declare");
         self.remember(|d| d.exchanges.push(exchange.to_string()));
