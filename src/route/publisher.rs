@@ -11,13 +11,13 @@
 use super::topology::Topology;
 use crate::canonical::wire::Wire;
 use crate::delivery::ack::{AckToken, Settlement};
-use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::ShortString;
-use lapin::{Channel, Confirmation, Connection, ConnectionProperties};
-use std::collections::{HashMap, VecDeque};
+use lapin::types::{AMQPValue, ShortString};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -252,6 +252,8 @@ struct Session<'s> {
     unconfirmed: HashMap<u64, Outgoing>,
     confirms: FuturesUnordered<Confirm>,
     next_seq: u64,
+    /// Publishes the broker returned as unroutable whose own confirm has not been handled yet.
+    returned: HashSet<u64>,
     warned_refused: bool,
 }
 
@@ -267,6 +269,7 @@ impl<'s> Session<'s> {
             unconfirmed: HashMap::new(),
             confirms: FuturesUnordered::new(),
             next_seq: 0,
+            returned: HashSet::new(),
             warned_refused: false,
         }
     }
@@ -297,8 +300,8 @@ impl<'s> Session<'s> {
                     self.drain(queue).await;
                     return SessionEnd::Stopped;
                 }
-                Some((seq, result)) = self.confirms.next(), if !self.confirms.is_empty() => {
-                    if let Err(reason) = self.confirmed(seq, result, queue) {
+                Some(first) = self.confirms.next(), if !self.confirms.is_empty() => {
+                    if let Err(reason) = self.confirmed(first, queue) {
                         return SessionEnd::Lost(reason);
                     }
                 }
@@ -328,6 +331,7 @@ impl<'s> Session<'s> {
             mandatory: true,
             ..BasicPublishOptions::default()
         };
+        let seq = self.next_seq;
         let sent = self
             .channel
             .basic_publish(
@@ -335,12 +339,11 @@ impl<'s> Session<'s> {
                 msg.routing_key.clone(),
                 options,
                 &msg.wire.body,
-                msg.wire.properties.clone(),
+                tagged(&msg.wire.properties, seq),
             )
             .await;
         match sent {
             Ok(confirm) => {
-                let seq = self.next_seq;
                 self.next_seq += 1;
                 self.unconfirmed.insert(seq, msg);
                 self.confirms
@@ -354,56 +357,76 @@ impl<'s> Session<'s> {
         }
     }
 
-    /// Handles one confirm: settle on a plain ack, pause and retry on a nack or a return.
+    /// Handles `first` and every other confirm already resolved with it.
+    ///
+    /// lapin hands each returned message to whichever confirm it resolves next — with a multiple
+    /// ack, in no particular order — so a return may ride on another message's confirm. The broker
+    /// sends a message's return before its ack, so by the time a message's confirm is resolved its
+    /// return (if any) rides on a confirm resolved no later: collecting the returns of every
+    /// resolved confirm first, by the publish tag they carry, tells exactly which were returned.
     fn confirmed(
         &mut self,
-        seq: u64,
-        result: lapin::Result<Confirmation>,
+        first: (u64, lapin::Result<Confirmation>),
         queue: &mut Queue,
     ) -> Result<(), String> {
-        let Some(msg) = self.unconfirmed.remove(&seq) else {
-            return Ok(());
-        };
-        match result {
-            Ok(Confirmation::Ack(None)) => {
-                let how = match msg.target {
-                    Target::Events => Settlement::Confirmed,
-                    Target::DeadLetters => Settlement::DeadLettered,
-                };
-                msg.ack.settle(how);
-                queue.delivered();
-                if self.warned_refused {
-                    tracing::info!("broker accepts messages again");
-                    self.warned_refused = false;
+        let mut round = vec![first];
+        while let Some(Some(next)) = self.confirms.next().now_or_never() {
+            round.push(next);
+        }
+        for (_, result) in &round {
+            if let Ok(Confirmation::Ack(Some(ret)) | Confirmation::Nack(Some(ret))) = result {
+                match publish_tag(&ret.delivery.properties) {
+                    Some(seq) => {
+                        self.returned.insert(seq);
+                    }
+                    None => tracing::warn!("the broker returned a message without its publish tag"),
                 }
-                Ok(())
             }
-            Ok(refused) => {
-                self.refused(&msg, &refused);
-                queue.pause(msg);
-                Ok(())
+        }
+        let mut lost = None;
+        for (seq, result) in round {
+            let Some(msg) = self.unconfirmed.remove(&seq) else {
+                continue;
+            };
+            let returned = self.returned.remove(&seq);
+            match result {
+                Ok(Confirmation::Ack(_)) if !returned => self.delivered(msg, queue),
+                Ok(Confirmation::Ack(_)) => self.refuse(msg, RETURNED, queue),
+                Ok(Confirmation::Nack(_)) => self.refuse(msg, NACKED, queue),
+                Ok(Confirmation::NotRequested) => self.refuse(msg, "not confirmed", queue),
+                Err(e) => {
+                    self.unconfirmed.insert(seq, msg);
+                    lost = Some(e.to_string());
+                }
             }
-            Err(e) => {
-                self.unconfirmed.insert(seq, msg);
-                Err(e.to_string())
-            }
+        }
+        lost.map_or(Ok(()), Err)
+    }
+
+    fn delivered(&mut self, msg: Outgoing, queue: &mut Queue) {
+        let how = match msg.target {
+            Target::Events => Settlement::Confirmed,
+            Target::DeadLetters => Settlement::DeadLettered,
+        };
+        msg.ack.settle(how);
+        queue.delivered();
+        if self.warned_refused {
+            tracing::info!("broker accepts messages again");
+            self.warned_refused = false;
         }
     }
 
+    fn refuse(&mut self, msg: Outgoing, why: &str, queue: &mut Queue) {
+        self.refused(&msg, why);
+        queue.pause(msg);
+    }
+
     /// Logs (once per episode) why the broker did not take a message.
-    fn refused(&mut self, msg: &Outgoing, how: &Confirmation) {
+    fn refused(&mut self, msg: &Outgoing, why: &str) {
         if self.warned_refused {
             return;
         }
         self.warned_refused = true;
-        let why = match how {
-            Confirmation::Ack(Some(ret)) => format!(
-                "returned as unroutable ({} {}): no queue is bound for this routing key",
-                ret.reply_code, ret.reply_text
-            ),
-            Confirmation::Nack(_) => "negatively acknowledged (nack) by the broker".to_string(),
-            _ => "not confirmed".to_string(),
-        };
         tracing::warn!(routing_key = %msg.routing_key.as_str(), "message {why}; holding it and retrying, its source stays unacknowledged");
     }
 
@@ -412,8 +435,8 @@ impl<'s> Session<'s> {
         let deadline = Instant::now() + self.settings.shutdown_grace;
         while !self.confirms.is_empty() {
             match tokio::time::timeout_at(deadline, self.confirms.next()).await {
-                Ok(Some((seq, result))) => {
-                    if self.confirmed(seq, result, queue).is_err() {
+                Ok(Some(first)) => {
+                    if self.confirmed(first, queue).is_err() {
                         return;
                     }
                 }
@@ -431,6 +454,29 @@ impl<'s> Session<'s> {
                 queue.ready.push_front(msg);
             }
         }
+    }
+}
+
+/// Header that tags each publish of a session, so a returned message can be told apart.
+const PUBLISH_TAG: &str = "x-omnibus-publish";
+const RETURNED: &str = "returned as unroutable: no queue is bound for this routing key";
+const NACKED: &str = "negatively acknowledged (nack) by the broker";
+
+/// `properties` with the publish tag `seq` added to the headers.
+fn tagged(properties: &BasicProperties, seq: u64) -> BasicProperties {
+    let mut headers = properties.headers().clone().unwrap_or_default();
+    headers.insert(
+        PUBLISH_TAG.into(),
+        AMQPValue::LongLongInt(i64::try_from(seq).unwrap_or(i64::MAX)),
+    );
+    properties.clone().with_headers(headers)
+}
+
+/// The publish tag of a returned message.
+fn publish_tag(properties: &BasicProperties) -> Option<u64> {
+    match properties.headers().as_ref()?.inner().get(PUBLISH_TAG)? {
+        AMQPValue::LongLongInt(n) => u64::try_from(*n).ok(),
+        _ => None,
     }
 }
 
@@ -477,6 +523,22 @@ mod tests {
             "amqp://guest:***@127.0.0.1:5672/%2f"
         );
         assert_eq!(redact("amqp://127.0.0.1"), "amqp://127.0.0.1");
+    }
+
+    #[test]
+    fn publish_tag_round_trips_and_keeps_other_headers() {
+        let mut headers = lapin::types::FieldTable::default();
+        headers.insert("cloudEvents_id".into(), AMQPValue::LongLongInt(1));
+        let props = BasicProperties::default().with_headers(headers);
+        let tagged = tagged(&props, 42);
+        assert_eq!(publish_tag(&tagged), Some(42));
+        assert!(
+            tagged
+                .headers()
+                .as_ref()
+                .is_some_and(|h| h.inner().contains_key("cloudEvents_id"))
+        );
+        assert_eq!(publish_tag(&BasicProperties::default()), None);
     }
 
     #[test]
