@@ -6,6 +6,7 @@ use super::event::{DATA_CONTENT_TYPE, Event, SPEC_VERSION};
 use crate::config::connector::ContentMode;
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// `app_id` of every message the hub publishes.
 pub const APP_ID: &str = "omnibus";
@@ -14,11 +15,36 @@ pub const PERSISTENT: u8 = 2;
 /// Content type of a structured-mode message.
 pub const STRUCTURED_CONTENT_TYPE: &str = "application/cloudevents+json";
 
-/// An event's body and properties, ready for `basic.publish`.
+/// Header carrying a message's publish tag, unique in this process, so that a message the broker
+/// returns can be told apart from the others in flight (see `route::publisher`).
+pub const PUBLISH_TAG: &str = "x-omnibus-publish";
+
+/// A message's body and properties, ready for `basic.publish`.
 #[derive(Debug, Clone)]
 pub struct Wire {
     pub body: Vec<u8>,
     pub properties: BasicProperties,
+    /// The value of the [`PUBLISH_TAG`] header in `properties`.
+    pub tag: u64,
+}
+
+/// Adds a fresh publish tag to `headers` and returns it.
+pub fn tag_headers(headers: &mut FieldTable) -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let tag = NEXT.fetch_add(1, Ordering::Relaxed);
+    headers.insert(
+        PUBLISH_TAG.into(),
+        AMQPValue::LongLongInt(i64::try_from(tag).unwrap_or(i64::MAX)),
+    );
+    tag
+}
+
+/// The publish tag of a message (one the broker returned).
+pub fn publish_tag(properties: &BasicProperties) -> Option<u64> {
+    match properties.headers().as_ref()?.inner().get(PUBLISH_TAG)? {
+        AMQPValue::LongLongInt(n) => u64::try_from(*n).ok(),
+        _ => None,
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,19 +67,26 @@ pub fn encode(event: Event, mode: ContentMode) -> Result<Wire, WireError> {
         .with_timestamp(u64::try_from(event.time.at.timestamp()).unwrap_or(0))
         .with_delivery_mode(PERSISTENT)
         .with_app_id(APP_ID.into());
-    let body = match mode {
+    let (body, mut headers, content_type) = match mode {
         ContentMode::Binary => {
-            properties = properties
-                .with_content_type(DATA_CONTENT_TYPE.into())
-                .with_headers(binary_headers(&event, id));
-            event.data
+            let headers = binary_headers(&event, id);
+            (event.data, headers, DATA_CONTENT_TYPE)
         }
-        ContentMode::Structured => {
-            properties = properties.with_content_type(STRUCTURED_CONTENT_TYPE.into());
-            event.to_structured_json()?
-        }
+        ContentMode::Structured => (
+            event.to_structured_json()?,
+            FieldTable::default(),
+            STRUCTURED_CONTENT_TYPE,
+        ),
     };
-    Ok(Wire { body, properties })
+    let tag = tag_headers(&mut headers);
+    properties = properties
+        .with_content_type(content_type.into())
+        .with_headers(headers);
+    Ok(Wire {
+        body,
+        properties,
+        tag,
+    })
 }
 
 /// The `cloudEvents_*` headers of binary content mode.
@@ -127,9 +160,24 @@ mod tests {
     }
 
     #[test]
+    fn every_message_gets_its_own_publish_tag() {
+        let a = encode(sample(), ContentMode::Binary).unwrap();
+        let b = encode(sample(), ContentMode::Binary).unwrap();
+        assert_ne!(a.tag, b.tag);
+        assert_eq!(publish_tag(&a.properties), Some(a.tag));
+        assert_eq!(publish_tag(&BasicProperties::default()), None);
+    }
+
+    #[test]
     fn structured_mode_carries_the_envelope_in_the_body() {
         let wire = encode(sample(), ContentMode::Structured).unwrap();
-        assert!(wire.properties.headers().is_none());
+        let headers = wire.properties.headers().clone().unwrap_or_default();
+        assert_eq!(
+            headers.inner().len(),
+            1,
+            "only the publish tag: {headers:?}"
+        );
+        assert_eq!(publish_tag(&wire.properties), Some(wire.tag));
         let json: serde_json::Value = serde_json::from_slice(&wire.body).unwrap();
         assert_eq!(json["type"], "retail.inventory.level.v1");
         assert_eq!(

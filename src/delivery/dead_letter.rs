@@ -2,7 +2,7 @@
 //! with its raw bytes, the reason and its origin, so the good records around it keep flowing and ops
 //! can see, fix and replay it.
 
-use crate::canonical::wire::{APP_ID, PERSISTENT, Wire};
+use crate::canonical::wire::{APP_ID, PERSISTENT, Wire, tag_headers};
 use crate::format::record::Origin;
 use chrono::Utc;
 use lapin::BasicProperties;
@@ -61,6 +61,7 @@ impl DeadLetter {
         );
         put("x-omnibus-stage", text(&self.stage.to_string()));
         put("x-omnibus-error", text(&self.reason));
+        let tag = tag_headers(&mut headers);
         let properties = BasicProperties::default()
             .with_content_type("application/octet-stream".into())
             .with_delivery_mode(PERSISTENT)
@@ -70,6 +71,7 @@ impl DeadLetter {
         Wire {
             body: self.raw.clone(),
             properties,
+            tag,
         }
     }
 }

@@ -9,14 +9,14 @@
 //! unconfirmed messages itself, so the publisher keeps every unconfirmed message until its confirm.
 
 use super::topology::Topology;
-use crate::canonical::wire::Wire;
+use crate::canonical::wire::{Wire, publish_tag};
 use crate::delivery::ack::{AckToken, Settlement};
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::{AMQPValue, ShortString};
-use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
+use lapin::types::ShortString;
+use lapin::{Channel, Confirmation, Connection, ConnectionProperties};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -251,7 +251,6 @@ struct Session<'s> {
     dead_letter_exchange: ShortString,
     unconfirmed: HashMap<u64, Outgoing>,
     confirms: FuturesUnordered<Confirm>,
-    next_seq: u64,
     /// Publishes the broker returned as unroutable whose own confirm has not been handled yet.
     returned: HashSet<u64>,
     warned_refused: bool,
@@ -268,7 +267,6 @@ impl<'s> Session<'s> {
             ),
             unconfirmed: HashMap::new(),
             confirms: FuturesUnordered::new(),
-            next_seq: 0,
             returned: HashSet::new(),
             warned_refused: false,
         }
@@ -331,7 +329,7 @@ impl<'s> Session<'s> {
             mandatory: true,
             ..BasicPublishOptions::default()
         };
-        let seq = self.next_seq;
+        let seq = msg.wire.tag;
         let sent = self
             .channel
             .basic_publish(
@@ -339,12 +337,11 @@ impl<'s> Session<'s> {
                 msg.routing_key.clone(),
                 options,
                 &msg.wire.body,
-                tagged(&msg.wire.properties, seq),
+                msg.wire.properties.clone(),
             )
             .await;
         match sent {
             Ok(confirm) => {
-                self.next_seq += 1;
                 self.unconfirmed.insert(seq, msg);
                 self.confirms
                     .push(Box::pin(async move { (seq, confirm.await) }));
@@ -457,28 +454,8 @@ impl<'s> Session<'s> {
     }
 }
 
-/// Header that tags each publish of a session, so a returned message can be told apart.
-const PUBLISH_TAG: &str = "x-omnibus-publish";
 const RETURNED: &str = "returned as unroutable: no queue is bound for this routing key";
 const NACKED: &str = "negatively acknowledged (nack) by the broker";
-
-/// `properties` with the publish tag `seq` added to the headers.
-fn tagged(properties: &BasicProperties, seq: u64) -> BasicProperties {
-    let mut headers = properties.headers().clone().unwrap_or_default();
-    headers.insert(
-        PUBLISH_TAG.into(),
-        AMQPValue::LongLongInt(i64::try_from(seq).unwrap_or(i64::MAX)),
-    );
-    properties.clone().with_headers(headers)
-}
-
-/// The publish tag of a returned message.
-fn publish_tag(properties: &BasicProperties) -> Option<u64> {
-    match properties.headers().as_ref()?.inner().get(PUBLISH_TAG)? {
-        AMQPValue::LongLongInt(n) => u64::try_from(*n).ok(),
-        _ => None,
-    }
-}
 
 async fn sleep_until(at: Option<Instant>) {
     match at {
@@ -523,22 +500,6 @@ mod tests {
             "amqp://guest:***@127.0.0.1:5672/%2f"
         );
         assert_eq!(redact("amqp://127.0.0.1"), "amqp://127.0.0.1");
-    }
-
-    #[test]
-    fn publish_tag_round_trips_and_keeps_other_headers() {
-        let mut headers = lapin::types::FieldTable::default();
-        headers.insert("cloudEvents_id".into(), AMQPValue::LongLongInt(1));
-        let props = BasicProperties::default().with_headers(headers);
-        let tagged = tagged(&props, 42);
-        assert_eq!(publish_tag(&tagged), Some(42));
-        assert!(
-            tagged
-                .headers()
-                .as_ref()
-                .is_some_and(|h| h.inner().contains_key("cloudEvents_id"))
-        );
-        assert_eq!(publish_tag(&BasicProperties::default()), None);
     }
 
     #[test]
