@@ -4,7 +4,7 @@
 
 use crate::config::connector::FileSourceSpec;
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -83,10 +83,9 @@ impl Scanner {
                 return Scan::default();
             }
         };
-        self.seen
-            .retain(|path, _| entries.iter().any(|(p, _)| p == path));
-        self.failed
-            .retain(|path, _| entries.iter().any(|(p, _)| p == path));
+        let present: HashSet<&PathBuf> = entries.iter().map(|(p, _)| p).collect();
+        self.seen.retain(|path, _| present.contains(path));
+        self.failed.retain(|path, _| present.contains(path));
         let mut scan = Scan::default();
         let mut ready = Vec::new();
         for (path, shape) in entries {
