@@ -36,6 +36,8 @@ struct Row {
     len: usize,
     /// Number of fields.
     fields: usize,
+    /// A quote opened in the row was still open at the end of the file.
+    unclosed_quote: bool,
 }
 
 /// Streams the records of one CSV file: `Iterator<Item = Result<Record, DecodeError>>`.
@@ -45,6 +47,7 @@ struct Row {
 pub struct CsvDecoder<R> {
     input: DecodingReader<R>,
     parser: csv_core::Reader,
+    quote: u8,
     connector: Arc<str>,
     file: Arc<str>,
     delimiter: u8,
@@ -69,10 +72,12 @@ impl<R: Read> CsvDecoder<R> {
         let parser = csv_core::ReaderBuilder::new()
             .delimiter(spec.delimiter)
             .quote(spec.quote)
+            .terminator(csv_core::Terminator::Any(b'\n'))
             .build();
         Self {
             input: DecodingReader::new(reader, spec.encoding),
             parser,
+            quote: spec.quote,
             connector,
             file,
             delimiter: spec.delimiter,
@@ -177,16 +182,21 @@ impl<R: Read> CsvDecoder<R> {
     }
 
     /// Parses the next row, after any blank lines; `None` at the end of the file.
+    ///
+    /// Only LF ends a row (a CR before it is dropped from the last field), so a lone CR inside a
+    /// row stays data instead of inventing a record.
     fn read_row(&mut self) -> Result<Option<Row>, DecodeError> {
         self.skip_line_breaks()?;
         let line = self.newlines + self.parser.line();
         let offset = self.input.source_position();
-        let (mut len, mut fields) = (0, 0);
+        let (mut len, mut fields, mut quotes) = (0, 0, 0usize);
         loop {
             let buf = self.input.fill_buf().map_err(DecodeError::Io)?;
+            let at_end = buf.is_empty();
             let (result, read, written, ended) =
                 self.parser
                     .read_record(buf, &mut self.text[len..], &mut self.ends[fields..]);
+            quotes += buf[..read].iter().filter(|&&b| b == self.quote).count();
             self.input.consume(read);
             len += written;
             fields += ended;
@@ -208,16 +218,27 @@ impl<R: Read> CsvDecoder<R> {
                     return Err(DecodeError::Oversized { line, reason });
                 }
                 ReadRecordResult::Record => {
+                    let len = self.drop_carriage_return(len, fields);
                     return Ok(Some(Row {
                         line,
                         offset,
                         len,
                         fields,
+                        unclosed_quote: at_end && quotes % 2 == 1,
                     }));
                 }
                 ReadRecordResult::End => return Ok(None),
             }
         }
+    }
+
+    /// Drops the CR of a CRLF line end from the row's last field; returns the row's text length.
+    fn drop_carriage_return(&mut self, len: usize, fields: usize) -> usize {
+        if fields == 0 || len == 0 || self.text[len - 1] != b'\r' {
+            return len;
+        }
+        self.ends[fields - 1] -= 1;
+        len - 1
     }
 
     /// Consumes the line breaks before a row, counting lines.
@@ -274,6 +295,11 @@ impl<R: Read> CsvDecoder<R> {
         };
         let reason = match invalid {
             Some(reason) => reason,
+            None if row.unclosed_quote => format!(
+                "a quote opened in this record is never closed: the rest of the file, from line \
+                 {}, was read into it",
+                row.line
+            ),
             None if record.row.len() == record.columns.len() => return Ok(record),
             None => format!(
                 "expected {} fields, found {}",
@@ -285,6 +311,7 @@ impl<R: Read> CsvDecoder<R> {
             raw: record.raw(),
             origin: record.origin,
             reason,
+            columns: Some(record.columns),
         }))
     }
 
@@ -528,6 +555,8 @@ mod tests {
         assert_eq!(short.origin.line, 3);
         assert_eq!(short.origin.offset, 12);
         assert_eq!(short.raw, b"4,5\n");
+        let columns = short.columns.as_deref().map(Columns::names);
+        assert_eq!(columns, Some(&["a", "b", "c"].map(String::from)[..]));
         assert_eq!(record_error(&items[2]).reason, "expected 3 fields, found 4");
         assert_eq!(fields(ok(&items[3])), ["10", "11", "12"]);
         assert!(!items[1].as_ref().unwrap_err().is_fatal());
@@ -609,6 +638,31 @@ mod tests {
         assert_eq!(ok(&items[1]).origin.offset, offset_of(input, b"3,"));
         assert_eq!(ok(&items[2]).origin.line, 6);
         assert_eq!(ok(&items[2]).origin.offset, offset_of(input, b"5,6"));
+    }
+
+    #[test]
+    fn a_lone_cr_inside_a_row_is_data_not_a_line_end() {
+        let input = b"id,name\nz1,a\nz2,c\rd,e\nz3,f\n";
+        let items = decode(&spec(UTF_8, b','), input);
+        assert_eq!(items.len(), 3);
+        assert_eq!(fields(ok(&items[0])), ["z1", "a"]);
+        let split = record_error(&items[1]);
+        assert_eq!(split.origin.line, 3);
+        assert_eq!(split.reason, "expected 2 fields, found 3");
+        assert_eq!(fields(ok(&items[2])), ["z3", "f"]);
+    }
+
+    #[test]
+    fn a_quote_still_open_at_the_end_of_the_file_is_a_record_error() {
+        let input = b"id,name\nq1,ok\nq2,\"never closed\nq3,more\n";
+        let items = decode(&spec(UTF_8, b','), input);
+        assert_eq!(items.len(), 2);
+        assert_eq!(fields(ok(&items[0])), ["q1", "ok"]);
+        let open = record_error(&items[1]);
+        assert_eq!(open.origin.line, 3);
+        assert!(open.reason.contains("never closed"), "{}", open.reason);
+        let closed = decode(&spec(UTF_8, b','), b"id,name\nq1,\"a \"\"b\"\"\"");
+        assert_eq!(fields(ok(&closed[0])), ["q1", "a \"b\""]);
     }
 
     #[test]
