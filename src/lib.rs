@@ -15,3 +15,4 @@ pub mod hub;
 pub mod mapping;
 pub mod preview;
 pub mod route;
+pub mod state;
