@@ -4,11 +4,14 @@
 //!   on one thread, no broker (records/s);
 //! - `e2e`: the hub's file pipeline into the real RabbitMQ with confirms, side by side with a raw
 //!   lapin publisher sending as many same-size messages with the same confirm window (rate ratio);
+//! - `outbox`: the file pipeline with the outbox engaged (broker slower than the sources) against
+//!   direct publishing, and the outbox's drain rate after an outage (rate ratios);
 //! - `rss`: peak RSS of the real `omnibus run` taking a generated ~1 GB file into RabbitMQ.
 //!
 //! `cargo bench --bench pipeline` runs `decode` and `e2e`; name the parts to run others:
 //! `cargo bench --bench pipeline -- rss`. Sizes: `BENCH_ROWS` (decode, default 1,000,000),
-//! `BENCH_E2E_ROWS` (default 200,000), `BENCH_RSS_MB` (default 1024).
+//! `BENCH_E2E_ROWS` (default 200,000), `BENCH_OUTBOX_ROWS` (default 100,000), `BENCH_RSS_MB`
+//! (default 1024).
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -19,7 +22,8 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use omnibus::config::connector::{
-    After, ConnectorSpec, ContentMode, CsvColumns, CsvSpec, FileSourceSpec, FormatSpec, SourceSpec,
+    After, ConnectorSpec, ContentMode, CsvColumns, CsvSpec, FileSourceSpec, FormatSpec,
+    OnDuplicate, SourceSpec,
 };
 use omnibus::connector::emit::Emitter;
 use omnibus::connector::file_drop::FileJob;
@@ -27,6 +31,8 @@ use omnibus::mapping::Mapping;
 use omnibus::route::Publisher;
 use omnibus::route::publisher::PublisherSettings;
 use omnibus::route::topology::Topology;
+use omnibus::state::Store;
+use omnibus::state::ledger::FileKey;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -76,7 +82,8 @@ fn main() {
             "decode" => bench_decode(dir.path(), &mapping),
             "e2e" => bench_e2e(dir.path(), &mapping),
             "rss" => bench_rss(dir.path()),
-            other => eprintln!("unknown part {other}; use decode, e2e or rss"),
+            "outbox" => bench_outbox(dir.path(), &mapping),
+            other => eprintln!("unknown part {other}; use decode, e2e, outbox or rss"),
         }
     }
 }
@@ -141,6 +148,7 @@ fn connector(spool: &Path) -> ConnectorSpec {
             after: After::Move,
             marker: None,
             ignore: vec![],
+            on_duplicate: OnDuplicate::Reprocess,
         }),
         format: FormatSpec::Csv(csv_spec()),
         file: PathBuf::from("bench.toml"),
@@ -196,54 +204,201 @@ fn decode_pass(dir: &Path, mapping: &Mapping, path: &Path, wire: bool) -> (usize
 
 fn bench_e2e(dir: &Path, mapping: &Mapping) {
     let rows = env_usize("BENCH_E2E_ROWS", 200_000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     rt.block_on(async {
-        let spool = dir.join("spool");
-        std::fs::create_dir_all(&spool).expect("mkdir");
-        let path = spool.join("e2e.csv");
-        generate(&path, rows);
         let names = Names::new();
         let conn = Connection::connect(BROKER, ConnectionProperties::default()).await.expect("RabbitMQ (scripts/services)");
         let ch = conn.create_channel().await.expect("channel");
-        let spec = connector(&spool);
-        let emitter = Emitter::new(&spec, mapping.event_type()).expect("emitter");
+        let run = HubRun::start(dir, "e2e", &names, BROKER, Duration::from_secs(60)).await;
+        bind_sink(&ch, &names.exchange, &names.queue).await;
+        let (published, hub_secs) = run.file(mapping, rows).await;
+        let hub_rate = published as f64 / hub_secs;
+        let sample = sample_message(mapping, &run.emitter(mapping), &run.spec);
+        let raw_rate = raw_publish(&ch, &names.exchange, rows, &sample).await;
+        println!(
+            "e2e with confirms (window {WINDOW}): hub {:.0} events/s ({published} events in {hub_secs:.2} s), raw lapin {raw_rate:.0} msgs/s, ratio {:.2} (target >= 0.8)",
+            hub_rate,
+            hub_rate / raw_rate
+        );
+        run.stop().await;
+        names.cleanup(&ch).await;
+    });
+}
+
+/// The outbox: direct publishing, against the same file with the outbox engaged (the publisher
+/// spills after 1 ms of a full confirm window, as when the broker is slower than the sources), and
+/// the drain rate after an outage (the file is taken into the outbox while the broker is cut off,
+/// then the broker comes back).
+fn bench_outbox(dir: &Path, mapping: &Mapping) {
+    let rows = env_usize("BENCH_OUTBOX_ROWS", 100_000);
+    let rt = runtime();
+    rt.block_on(async {
+        let names = Names::new();
+        let conn = Connection::connect(BROKER, ConnectionProperties::default()).await.expect("RabbitMQ (scripts/services)");
+        let ch = conn.create_channel().await.expect("channel");
+        let direct = HubRun::start(dir, "direct", &names, BROKER, Duration::from_secs(60)).await;
+        bind_sink(&ch, &names.exchange, &names.queue).await;
+        let (n, secs) = direct.file(mapping, rows).await;
+        let direct_rate = n as f64 / secs;
+        direct.stop().await;
+
+        let engaged = HubRun::start(dir, "engaged", &names, BROKER, Duration::from_millis(1)).await;
+        let (n, intake_secs) = engaged.file(mapping, rows).await;
+        let settled = engaged.until_outbox_empty().await;
+        engaged.stop().await;
+        println!(
+            "outbox engaged (broker slower than sources): file acknowledged at {:.0} events/s, all confirmed at {:.0} events/s; direct {direct_rate:.0} events/s; ratio engaged/direct {:.2}",
+            n as f64 / intake_secs,
+            n as f64 / (intake_secs + settled),
+            n as f64 / (intake_secs + settled) / direct_rate
+        );
+
+        let port = free_port();
+        let url = format!("amqp://guest:guest@127.0.0.1:{port}/%2f");
+        let outage = HubRun::start(dir, "outage", &names, &url, Duration::from_secs(2)).await;
+        let (n, intake_secs) = outage.file(mapping, rows).await;
+        let proxy = proxy(port).await;
+        let drain_secs = outage.until_outbox_empty().await;
+        outage.stop().await;
+        proxy.abort();
+        println!(
+            "outage: {n} events taken into the outbox at {:.0} events/s with the broker unreachable; drained at {:.0} events/s once it came back ({:.2} of direct)",
+            n as f64 / intake_secs,
+            n as f64 / drain_secs,
+            n as f64 / drain_secs / direct_rate
+        );
+        names.cleanup(&ch).await;
+    });
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A publisher with its own state store, and one connector's file pipeline on it.
+struct HubRun {
+    dir: PathBuf,
+    spec: ConnectorSpec,
+    store: Store,
+    publisher: Publisher,
+    task: tokio::task::JoinHandle<()>,
+    cancel: CancellationToken,
+}
+
+impl HubRun {
+    async fn start(
+        root: &Path,
+        name: &str,
+        names: &Names,
+        url: &str,
+        spill_after: Duration,
+    ) -> Self {
+        let dir = root.join(name);
+        let spool = dir.join("spool");
+        std::fs::create_dir_all(&spool).expect("mkdir");
+        let store = Store::open(&dir.join("state")).expect("state store");
         let cancel = CancellationToken::new();
         let settings = PublisherSettings {
-            url: BROKER.into(),
+            url: url.into(),
             topology: Topology {
                 exchange: names.exchange.clone(),
                 dead_letter_exchange: names.dead_exchange.clone(),
                 dead_letter_queue: names.dead_queue.clone(),
+                receipts: None,
             },
             confirm_window: WINDOW,
-            max_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_millis(200),
             shutdown_grace: Duration::from_secs(5),
+            store: Some(store.clone()),
+            outbox_max_bytes: 4 << 30,
+            spill_after,
         };
         let (publisher, task) = Publisher::spawn(settings, cancel.clone());
-        while publisher.state() != omnibus::route::publisher::BrokerState::Connected {
+        if url == BROKER {
+            while publisher.state() != omnibus::route::publisher::BrokerState::Connected {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        Self {
+            spec: connector(&spool),
+            dir,
+            store,
+            publisher,
+            task,
+            cancel,
+        }
+    }
+
+    fn emitter(&self, mapping: &Mapping) -> Emitter {
+        Emitter::new(&self.spec, mapping.event_type()).expect("emitter")
+    }
+
+    /// Runs a generated file of `rows` rows until it is acknowledged; events and seconds.
+    async fn file(&self, mapping: &Mapping, rows: usize) -> (u64, f64) {
+        let path = self.dir.join("spool/input.csv");
+        generate(&path, rows);
+        let emitter = self.emitter(mapping);
+        let job = FileJob {
+            format: &self.spec.format,
+            mapping,
+            emitter: &emitter,
+            publisher: &self.publisher,
+            store: &self.store,
+            dedupe: true,
+            cancel: &self.cancel,
+        };
+        let start = Instant::now();
+        let key = FileKey::of_file("bench", &path).expect("hash");
+        let tally = job.run(&path, &key, 0).await.expect("file settles");
+        (tally.published, start.elapsed().as_secs_f64())
+    }
+
+    /// Seconds until the outbox is empty.
+    async fn until_outbox_empty(&self) -> f64 {
+        let start = Instant::now();
+        loop {
+            let depth = self
+                .store
+                .read(omnibus::state::outbox::depth)
+                .await
+                .expect("outbox depth");
+            if depth.messages == 0 {
+                return start.elapsed().as_secs_f64();
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        bind_sink(&ch, &names.exchange, &names.queue).await;
-        let job = FileJob { format: &spec.format, mapping, emitter: &emitter, publisher: &publisher, cancel: &cancel };
-        let start = Instant::now();
-        let tally = job.run(&path).await.expect("file settles");
-        let hub_secs = start.elapsed().as_secs_f64();
-        let hub_rate = tally.published as f64 / hub_secs;
-        let sample = sample_message(mapping, &emitter, &spec);
-        let raw_rate = raw_publish(&ch, &names.exchange, rows, &sample).await;
-        println!(
-            "e2e with confirms (window {WINDOW}): hub {:.0} events/s ({} events in {hub_secs:.2} s), raw lapin {raw_rate:.0} msgs/s, ratio {:.2} (target >= 0.8)",
-            hub_rate,
-            tally.published,
-            hub_rate / raw_rate
-        );
-        cancel.cancel();
-        let _ = task.await;
-        names.cleanup(&ch).await;
-    });
+    }
+
+    async fn stop(self) {
+        self.cancel.cancel();
+        drop(self.publisher);
+        let _ = self.task.await;
+    }
+}
+
+/// A loopback port nothing listens on yet.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Forwards `port` to the broker until aborted.
+async fn proxy(port: u16) -> tokio::task::JoinHandle<()> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("proxy bind");
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5672").await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    })
 }
 
 /// A queue that keeps the broker's memory flat: bounded length, oldest dropped.

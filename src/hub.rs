@@ -1,14 +1,17 @@
-//! The hub: starts the publisher and one supervised task per connector, keeps a failing connector
+//! The hub: takes the state dir's lock, opens the state store, starts the publisher and one
+//! supervised task per connector, keeps a failing connector
 //! from stopping the others (it is restarted with backoff), and stops everything on cancellation.
 
 use crate::config::connector::{ConnectorSpec, SourceSpec};
-use crate::config::hub::HubConfig;
+use crate::config::hub::{DeliveryConfig, HubConfig};
 use crate::connector::emit::Emitter;
 use crate::connector::file_drop::FileDrop;
 use crate::mapping::Mapping;
 use crate::route::Publisher;
 use crate::route::publisher::PublisherSettings;
+use crate::route::receipts::Receipts;
 use crate::route::topology::Topology;
+use crate::state::{HubLock, LockError, Store, StoreError, dedupe};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -17,24 +20,70 @@ use tokio_util::task::TaskTracker;
 /// Longest pause before a crashed connector is restarted.
 const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(30);
 
-/// The publisher settings that `omnibus.toml` describes.
-pub fn publisher_settings(hub: &HubConfig) -> PublisherSettings {
+/// The publisher settings that `omnibus.toml` describes; `store` enables the outbox and the dedupe
+/// window.
+pub fn publisher_settings(hub: &HubConfig, store: Option<Store>) -> PublisherSettings {
     PublisherSettings {
         url: hub.broker.url.clone(),
         topology: Topology {
             exchange: hub.broker.exchange.clone(),
             dead_letter_exchange: hub.broker.dead_letter_exchange.clone(),
             dead_letter_queue: hub.broker.dead_letter_queue.clone(),
+            receipts: hub.delivery.receipts.then(|| Receipts {
+                stream: format!("{}.receipts", hub.broker.exchange),
+                max_age: hub.delivery.receipts_max_age.clone(),
+                max_bytes: hub.delivery.receipts_max_bytes,
+            }),
         },
         confirm_window: hub.broker.confirm_window,
         max_backoff: Duration::from_secs(10),
-        shutdown_grace: Duration::from_secs(5),
+        shutdown_grace: Duration::from_secs(5).min(hub.delivery.shutdown_timeout / 2),
+        store,
+        outbox_max_bytes: hub.delivery.outbox_max_bytes,
+        spill_after: hub.delivery.spill_after,
     }
 }
 
+/// Why the hub could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What every connector task shares.
+#[derive(Clone)]
+struct Shared {
+    publisher: Publisher,
+    store: Store,
+    dedupe: bool,
+}
+
 /// Runs the connectors until `cancel` fires, then waits for them and the publisher to stop.
-pub async fn run(hub: &HubConfig, connectors: Vec<ConnectorSpec>, cancel: CancellationToken) {
-    let (publisher, publisher_task) = Publisher::spawn(publisher_settings(hub), cancel.clone());
+///
+/// Takes the lock on the state dir first (one hub per state) and opens the state store.
+pub async fn run(
+    hub: &HubConfig,
+    connectors: Vec<ConnectorSpec>,
+    cancel: CancellationToken,
+) -> Result<(), HubError> {
+    let _lock = HubLock::acquire(&hub.state.dir)?;
+    let store = Store::open(&hub.state.dir)?;
+    tracing::info!(store = %store.path().display(), "state store open");
+    let settings = publisher_settings(hub, Some(store.clone()));
+    let (publisher, publisher_task) = Publisher::spawn(settings, cancel.clone());
+    let pruning = tokio::spawn(prune_dedupe(
+        store.clone(),
+        hub.delivery.clone(),
+        cancel.clone(),
+    ));
+    let shared = Shared {
+        publisher,
+        store: store.clone(),
+        dedupe: !hub.delivery.dedupe_window.is_zero(),
+    };
     let tracker = TaskTracker::new();
     let mut started = 0;
     for spec in connectors {
@@ -44,7 +93,7 @@ pub async fn run(hub: &HubConfig, connectors: Vec<ConnectorSpec>, cancel: Cancel
                 tracker.spawn(supervise(
                     Arc::new(spec),
                     Arc::new(mapping),
-                    publisher.clone(),
+                    shared.clone(),
                     cancel.clone(),
                 ));
             }
@@ -55,17 +104,45 @@ pub async fn run(hub: &HubConfig, connectors: Vec<ConnectorSpec>, cancel: Cancel
     }
     tracker.close();
     tracing::info!(connectors = started, "hub running");
-    drop(publisher);
+    drop(shared);
     tracker.wait().await;
     let _ = publisher_task.await;
+    pruning.abort();
+    if let Err(e) = store.write(|_| Ok(())).await {
+        tracing::warn!(error = %e, "the state store's last writes may not have landed");
+    }
     tracing::info!("hub stopped");
+    Ok(())
+}
+
+/// How often the dedupe window is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// Drops confirmed ids that fell out of the dedupe window, every [`PRUNE_EVERY`].
+async fn prune_dedupe(store: Store, delivery: DeliveryConfig, cancel: CancellationToken) {
+    let max_age = i64::try_from(delivery.dedupe_window.as_secs()).unwrap_or(i64::MAX);
+    loop {
+        let max_ids = delivery.dedupe_max_ids;
+        match store
+            .write(move |conn| dedupe::prune(conn, max_age, max_ids))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(pruned = n, "dedupe window pruned"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune the dedupe window"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+        }
+    }
 }
 
 /// Runs one connector, restarting it with backoff when it fails or panics.
 async fn supervise(
     spec: Arc<ConnectorSpec>,
     mapping: Arc<Mapping>,
-    publisher: Publisher,
+    shared: Shared,
     cancel: CancellationToken,
 ) {
     let mut backoff = Duration::from_secs(1);
@@ -73,7 +150,7 @@ async fn supervise(
         let task = tokio::spawn(run_connector(
             Arc::clone(&spec),
             Arc::clone(&mapping),
-            publisher.clone(),
+            shared.clone(),
             cancel.clone(),
         ));
         let failure = match task.await {
@@ -93,7 +170,7 @@ async fn supervise(
 async fn run_connector(
     spec: Arc<ConnectorSpec>,
     mapping: Arc<Mapping>,
-    publisher: Publisher,
+    shared: Shared,
     cancel: CancellationToken,
 ) -> Result<(), String> {
     let emitter = Emitter::new(&spec, mapping.event_type()).map_err(|e| e.to_string())?;
@@ -103,7 +180,9 @@ async fn run_connector(
             spec: Arc::clone(&spec),
             mapping,
             emitter,
-            publisher,
+            publisher: shared.publisher,
+            store: shared.store,
+            dedupe: shared.dedupe,
         }
         .run(cancel)
         .await

@@ -24,6 +24,18 @@ pub fn content_id(connector: &str, data: &[u8]) -> Uuid {
     Uuid::new_v5(&NAMESPACE, &name)
 }
 
+/// The id of the dead letter for a bad record: the same bytes at the same place of the same input
+/// keep their id, so a bad record read again is one dead letter, not two.
+pub fn dead_letter_id(connector: &str, input: &str, offset: u64, raw: &[u8]) -> Uuid {
+    let mut name = Vec::with_capacity(raw.len() + connector.len() + input.len() + 32);
+    push_part(&mut name, "dead-letter");
+    push_part(&mut name, connector);
+    push_part(&mut name, input);
+    name.extend_from_slice(&offset.to_be_bytes());
+    name.extend_from_slice(raw);
+    Uuid::new_v5(&NAMESPACE, &name)
+}
+
 /// Appends one length-prefixed part, so ("a", "bc") and ("ab", "c") hash differently.
 fn push_part(buf: &mut Vec<u8>, part: &str) {
     buf.extend_from_slice(&(part.len() as u64).to_be_bytes());

@@ -26,6 +26,8 @@ pub struct Wire {
     pub properties: BasicProperties,
     /// The value of the [`PUBLISH_TAG`] header in `properties`.
     pub tag: u64,
+    /// The message id (`message_id` in `properties`): what the dedupe window remembers.
+    pub id: uuid::Uuid,
 }
 
 /// Adds a fresh publish tag to `headers` and returns it.
@@ -86,6 +88,7 @@ pub fn encode(event: Event, mode: ContentMode) -> Result<Wire, WireError> {
         body,
         properties,
         tag,
+        id: event.id,
     })
 }
 

@@ -57,6 +57,19 @@ pub struct FileSourceSpec {
     pub marker: Option<String>,
     /// Glob patterns of names never taken (files still being written under a temporary name).
     pub ignore: Vec<String>,
+    /// What happens to a file whose identical content was already processed.
+    pub on_duplicate: OnDuplicate,
+}
+
+/// `on_duplicate`: a file dropped again with content the ledger has seen finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDuplicate {
+    /// Log it and finish the file without publishing anything again.
+    #[default]
+    Skip,
+    /// Process it again; events still in the dedupe window are not published twice.
+    Reprocess,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]

@@ -6,7 +6,8 @@
 //! column of the value to fix; all problems of one file are reported together.
 
 use super::connector::{
-    After, ConnectorSpec, ContentMode, CsvColumns, CsvSpec, FileSourceSpec, FormatSpec, SourceSpec,
+    After, ConnectorSpec, ContentMode, CsvColumns, CsvSpec, FileSourceSpec, FormatSpec,
+    OnDuplicate, SourceSpec,
 };
 use super::diagnostic::{Diagnostic, Diagnostics, line_col};
 use super::toml_de::{Source, did_you_mean};
@@ -71,6 +72,8 @@ pub struct FileSourceFile {
     pub after: After,
     pub marker: Option<Spanned<String>>,
     pub ignore: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub on_duplicate: OnDuplicate,
 }
 
 /// `[format] type = "csv"`, without its `type` key.
@@ -367,6 +370,7 @@ impl FileSourceFile {
             after: self.after,
             marker,
             ignore,
+            on_duplicate: self.on_duplicate,
         })
     }
 }

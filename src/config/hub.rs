@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// `config/omnibus.toml` after environment overrides, with relative paths resolved against the
 /// directory of the file.
@@ -11,6 +12,8 @@ pub struct HubConfig {
     pub broker: BrokerConfig,
     #[serde(default)]
     pub state: StateConfig,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
     #[serde(default)]
     pub paths: PathsConfig,
     #[serde(default)]
@@ -38,6 +41,61 @@ pub struct BrokerConfig {
 pub struct StateConfig {
     #[serde(default = "default_state_dir")]
     pub dir: PathBuf,
+}
+
+/// `[delivery]`: the outbox, the dedupe window, shutdown and replay.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// The outbox's size limit in bytes; when full, sources wait.
+    pub outbox_max_bytes: u64,
+    /// How long sources may wait on the broker before the outbox takes their messages.
+    #[serde(deserialize_with = "duration")]
+    pub spill_after: Duration,
+    /// How long confirmed ids are remembered (`0s` turns deduplication off).
+    #[serde(deserialize_with = "duration")]
+    pub dedupe_window: Duration,
+    /// How many confirmed ids are remembered at most.
+    pub dedupe_max_ids: u64,
+    /// How long a stopping hub may take to finish or store in-flight work.
+    #[serde(deserialize_with = "duration")]
+    pub shutdown_timeout: Duration,
+    /// Replays of one dead letter before `omnibus dlq replay` skips it without `--force`.
+    pub replay_max_attempts: u32,
+    /// Keep a receipts stream (`<exchange>.receipts`) so that messages in doubt after a crash or a
+    /// lost connection are not published twice. Costs one more copy of each message on the broker,
+    /// and unroutable messages are no longer returned (the stream takes them).
+    pub receipts: bool,
+    /// Retention of the receipts stream, in RabbitMQ's `x-max-age` syntax (`24h`, `7D`).
+    pub receipts_max_age: String,
+    /// Size limit of the receipts stream in bytes.
+    pub receipts_max_bytes: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            outbox_max_bytes: 1 << 30,
+            spill_after: Duration::from_secs(2),
+            dedupe_window: Duration::from_secs(24 * 3600),
+            dedupe_max_ids: 10_000_000,
+            shutdown_timeout: Duration::from_secs(30),
+            replay_max_attempts: 5,
+            receipts: false,
+            receipts_max_age: "24h".into(),
+            receipts_max_bytes: 1 << 30,
+        }
+    }
+}
+
+/// A duration written the humantime way: `"2s"`, `"500ms"`, `"24h"`.
+fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "\"{text}\" is not a duration ({e}); write e.g. \"2s\", \"500ms\", \"24h\""
+        ))
+    })
 }
 
 #[derive(Debug, Clone, Deserialize)]

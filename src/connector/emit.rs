@@ -2,6 +2,7 @@
 //! time), the routing key and the wire form. Shared by every source.
 
 use crate::canonical::event::{EventTime, dataschema_of, source_of};
+use crate::canonical::wire::Wire;
 use crate::canonical::{Event, id, wire};
 use crate::config::connector::{ConnectorSpec, ContentMode};
 use crate::delivery::ack::AckToken;
@@ -9,7 +10,7 @@ use crate::delivery::dead_letter::DeadLetter;
 use crate::format::record::Origin;
 use crate::mapping::Mapped;
 use crate::route::router::{RouteError, Router};
-use crate::route::{Outgoing, Target};
+use crate::route::{Ack, Outgoing, Target};
 use lapin::types::ShortString;
 use std::sync::Arc;
 
@@ -64,14 +65,26 @@ impl Emitter {
     /// The message that publishes `event` on the canonical exchange; a failure here is a record
     /// error (dead letter), not an infrastructure one.
     pub fn outgoing(&self, event: Event, ack: AckToken) -> Result<Outgoing, String> {
+        self.encode(event)
+            .map(|encoded| self.with_ack(encoded, ack))
+    }
+
+    /// The routing key and wire form of `event`, before any token is taken for it.
+    pub fn encode(&self, event: Event) -> Result<(ShortString, Wire), String> {
         let routing_key = self.router.route(&event).map_err(|e| e.to_string())?;
         let wire = wire::encode(event, self.mode).map_err(|e| e.to_string())?;
-        Ok(Outgoing {
+        Ok((routing_key, wire))
+    }
+
+    /// The message for an encoded event, settling `ack` once confirmed.
+    pub fn with_ack(&self, (routing_key, wire): (ShortString, Wire), ack: AckToken) -> Outgoing {
+        Outgoing {
+            connector: Arc::clone(&self.connector),
             target: Target::Events,
             routing_key,
             wire,
-            ack,
-        })
+            ack: Ack::Source(ack),
+        }
     }
 
     /// The message that dead-letters a bad record (routing key: the connector id).
@@ -79,10 +92,11 @@ impl Emitter {
         let routing_key = ShortString::try_new(letter.routing_key())
             .unwrap_or_else(|_| ShortString::from("connector-id-too-long"));
         Outgoing {
+            connector: Arc::clone(&self.connector),
             target: Target::DeadLetters,
             routing_key,
             wire: letter.to_wire(),
-            ack,
+            ack: Ack::Source(ack),
         }
     }
 }

@@ -5,11 +5,16 @@
 //! unsettled (the hub shut down, the publisher gave up) marks the whole batch abandoned, so the
 //! source keeps its input for the next run instead of acknowledging what was not delivered.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 /// The events derived from one input (a file, a message, a page).
+///
+/// Each item of the input (a record, a bad record, a filtered one) takes the next ordinal, through
+/// [`Batch::token`] or [`Batch::skip`]; [`Batch::done`] tells how many items from the start are
+/// settled without a gap, which is the position a source may save to resume from.
 #[derive(Debug)]
 pub struct Batch {
     state: Arc<State>,
@@ -21,17 +26,74 @@ struct State {
     pending: AtomicUsize,
     confirmed: AtomicU64,
     dead_lettered: AtomicU64,
+    stored: AtomicU64,
     abandoned: AtomicBool,
     settled: Notify,
+    progress: Mutex<Progress>,
+}
+
+/// Items settled from the start without a gap, and the unsettled tokens of the items after them.
+#[derive(Debug, Default)]
+struct Progress {
+    done: u64,
+    /// Open tokens of items `done`, `done + 1`, …; 0 means settled.
+    open: VecDeque<u32>,
+}
+
+impl Progress {
+    fn push(&mut self, tokens: u32) -> u64 {
+        let ordinal = self.done + self.open.len() as u64;
+        self.open.push_back(tokens);
+        self.advance();
+        ordinal
+    }
+
+    fn settle(&mut self, ordinal: u64) {
+        let Some(index) = ordinal.checked_sub(self.done) else {
+            return;
+        };
+        if let Some(open) = usize::try_from(index)
+            .ok()
+            .and_then(|i| self.open.get_mut(i))
+        {
+            *open = open.saturating_sub(1);
+        }
+        self.advance();
+    }
+
+    fn add_token(&mut self, ordinal: u64) {
+        let index = ordinal.saturating_sub(self.done);
+        if let Some(open) = usize::try_from(index)
+            .ok()
+            .and_then(|i| self.open.get_mut(i))
+        {
+            *open += 1;
+        }
+    }
+
+    fn advance(&mut self) {
+        while self.open.front() == Some(&0) {
+            self.open.pop_front();
+            self.done += 1;
+        }
+    }
 }
 
 /// What happened to a sealed batch's events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BatchOutcome {
-    /// Every event was confirmed or dead-lettered: the source may commit.
-    Settled { confirmed: u64, dead_lettered: u64 },
-    /// At least one event was dropped unsettled: the source must not commit.
-    Abandoned,
+    /// Every event was confirmed, durably stored in the outbox, or dead-lettered: the source may
+    /// commit.
+    Settled {
+        confirmed: u64,
+        dead_lettered: u64,
+        stored: u64,
+        /// Items settled, counted from the start of the input.
+        done: u64,
+    },
+    /// At least one event was dropped unsettled: the source must not commit the input, only the
+    /// `done` items settled from the start without a gap.
+    Abandoned { done: u64 },
 }
 
 /// How a token's event ended up safe.
@@ -39,8 +101,11 @@ pub enum BatchOutcome {
 pub enum Settlement {
     /// The broker confirmed the canonical event.
     Confirmed,
-    /// The broker confirmed the dead letter that stands for a bad record.
+    /// The broker confirmed the dead letter that stands for a bad record (or the dead-letter
+    /// index stored it).
     DeadLettered,
+    /// The outbox stored the message durably; it reaches the broker later.
+    Stored,
 }
 
 impl Default for Batch {
@@ -51,8 +116,18 @@ impl Default for Batch {
 
 impl Batch {
     pub fn new() -> Self {
+        Self::resuming(0)
+    }
+
+    /// A batch whose first `done` items were settled by an earlier run: the next item is item
+    /// `done`.
+    pub fn resuming(done: u64) -> Self {
         let state = State {
             pending: AtomicUsize::new(1),
+            progress: Mutex::new(Progress {
+                done,
+                open: VecDeque::new(),
+            }),
             ..State::default()
         };
         Self {
@@ -60,12 +135,28 @@ impl Batch {
         }
     }
 
-    /// A token for one more event of this batch.
+    /// A token for the next item's event.
     pub fn token(&self) -> AckToken {
         self.state.pending.fetch_add(1, Ordering::AcqRel);
+        let ordinal = self.progress(|p| p.push(1));
         AckToken {
             state: Some(Arc::clone(&self.state)),
+            ordinal,
         }
+    }
+
+    /// Counts the next item as settled at once (filtered out, or already delivered).
+    pub fn skip(&self) {
+        self.progress(|p| p.push(0));
+    }
+
+    /// Items settled from the start without a gap.
+    pub fn done(&self) -> u64 {
+        self.progress(|p| p.done)
+    }
+
+    fn progress<T>(&self, f: impl FnOnce(&mut Progress) -> T) -> T {
+        progress(&self.state, f)
     }
 
     /// Closes the batch (no more tokens) and waits until every token is settled or dropped.
@@ -83,30 +174,59 @@ impl Batch {
             }
         }
         if state.abandoned.load(Ordering::Acquire) {
-            return BatchOutcome::Abandoned;
+            return BatchOutcome::Abandoned {
+                done: progress(&state, |p| p.done),
+            };
         }
         BatchOutcome::Settled {
             confirmed: state.confirmed.load(Ordering::Acquire),
             dead_lettered: state.dead_lettered.load(Ordering::Acquire),
+            stored: state.stored.load(Ordering::Acquire),
+            done: progress(&state, |p| p.done),
         }
     }
+}
+
+fn progress<T>(state: &State, f: impl FnOnce(&mut Progress) -> T) -> T {
+    let mut guard = match state.progress.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    f(&mut guard)
 }
 
 /// One event's share of its batch's acknowledgement.
 #[derive(Debug)]
 pub struct AckToken {
     state: Option<Arc<State>>,
+    ordinal: u64,
 }
 
 impl AckToken {
+    /// A second token for the same item: the item counts as settled once both are (a dead letter
+    /// is published and stored locally).
+    pub fn also(&self) -> AckToken {
+        let state = self.state.as_ref().map(Arc::clone);
+        if let Some(state) = &state {
+            state.pending.fetch_add(1, Ordering::AcqRel);
+            progress(state, |p| p.add_token(self.ordinal));
+        }
+        AckToken {
+            state,
+            ordinal: self.ordinal,
+        }
+    }
+
     /// Records that the event is safe; the batch may commit once all its tokens say so.
     pub fn settle(mut self, how: Settlement) {
         if let Some(state) = self.state.take() {
             let counter = match how {
                 Settlement::Confirmed => &state.confirmed,
                 Settlement::DeadLettered => &state.dead_lettered,
+                Settlement::Stored => &state.stored,
             };
             counter.fetch_add(1, Ordering::AcqRel);
+            progress(&state, |p| p.settle(self.ordinal));
             release(&state);
         }
     }
@@ -137,7 +257,9 @@ mod tests {
             Batch::new().seal().await,
             BatchOutcome::Settled {
                 confirmed: 0,
-                dead_lettered: 0
+                dead_lettered: 0,
+                stored: 0,
+                done: 0
             }
         );
     }
@@ -158,7 +280,9 @@ mod tests {
             waiter.await.unwrap(),
             BatchOutcome::Settled {
                 confirmed: 1,
-                dead_lettered: 1
+                dead_lettered: 1,
+                stored: 0,
+                done: 2
             }
         );
     }
@@ -170,7 +294,7 @@ mod tests {
         let b = batch.token();
         a.settle(Settlement::Confirmed);
         drop(b);
-        assert_eq!(batch.seal().await, BatchOutcome::Abandoned);
+        assert_eq!(batch.seal().await, BatchOutcome::Abandoned { done: 1 });
     }
 
     #[tokio::test]
@@ -182,8 +306,48 @@ mod tests {
             batch.seal().await,
             BatchOutcome::Settled {
                 confirmed: 2,
-                dead_lettered: 0
+                dead_lettered: 0,
+                stored: 0,
+                done: 2
             }
         );
+    }
+
+    #[tokio::test]
+    async fn done_counts_settled_items_from_the_start_without_gaps() {
+        let batch = Batch::resuming(10);
+        let a = batch.token();
+        batch.skip();
+        let b = batch.token();
+        let b2 = b.also();
+        assert_eq!(batch.done(), 10);
+        b.settle(Settlement::DeadLettered);
+        assert_eq!(batch.done(), 10);
+        a.settle(Settlement::Stored);
+        assert_eq!(batch.done(), 12);
+        b2.settle(Settlement::DeadLettered);
+        assert_eq!(batch.done(), 13);
+        batch.skip();
+        assert_eq!(batch.done(), 14);
+        assert_eq!(
+            batch.seal().await,
+            BatchOutcome::Settled {
+                confirmed: 0,
+                dead_lettered: 2,
+                stored: 1,
+                done: 14
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_item_holds_the_position_back() {
+        let batch = Batch::new();
+        let a = batch.token();
+        let b = batch.token();
+        drop(a);
+        b.settle(Settlement::Confirmed);
+        assert_eq!(batch.done(), 0);
+        assert_eq!(batch.seal().await, BatchOutcome::Abandoned { done: 0 });
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::canonical::wire::{APP_ID, PERSISTENT, Wire, tag_headers};
 use crate::format::record::Origin;
+use crate::state::dead_letters::NewLetter;
 use chrono::Utc;
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -34,9 +35,40 @@ pub struct DeadLetter {
     pub stage: Stage,
     pub reason: String,
     pub raw: Vec<u8>,
+    /// The decoded record as a JSON object of column → value; for a record that could not be
+    /// decoded, the JSON array of the input's column names when they are known (so replay can
+    /// decode the raw bytes again).
+    pub decoded: Option<String>,
 }
 
 impl DeadLetter {
+    /// The dead letter's id (its `message_id`): stable for the same bad record read again.
+    pub fn id(&self) -> uuid::Uuid {
+        crate::canonical::id::dead_letter_id(
+            &self.origin.connector,
+            &self.origin.file,
+            self.origin.offset,
+            &self.raw,
+        )
+    }
+
+    /// The row the local dead-letter index keeps, naming the mapping that failed on it.
+    pub fn to_stored(&self, mapping: Option<(&str, &str)>) -> NewLetter {
+        NewLetter {
+            key: *self.id().as_bytes(),
+            connector: self.origin.connector.to_string(),
+            file: self.origin.file.to_string(),
+            line: self.origin.line,
+            offset: self.origin.offset,
+            stage: self.stage.to_string(),
+            error: self.reason.clone(),
+            raw: self.raw.clone(),
+            decoded: self.decoded.clone(),
+            mapping: mapping.map(|m| m.0.to_string()),
+            mapping_version: mapping.map(|m| m.1.to_string()),
+        }
+    }
+
     /// The routing key on the dead-letter exchange: the connector id.
     pub fn routing_key(&self) -> &str {
         &self.origin.connector
@@ -62,7 +94,10 @@ impl DeadLetter {
         put("x-omnibus-stage", text(&self.stage.to_string()));
         put("x-omnibus-error", text(&self.reason));
         let tag = tag_headers(&mut headers);
+        let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let id: &str = self.id().hyphenated().encode_lower(&mut id);
         let properties = BasicProperties::default()
+            .with_message_id(ShortString::from(id))
             .with_content_type("application/octet-stream".into())
             .with_delivery_mode(PERSISTENT)
             .with_app_id(APP_ID.into())
@@ -72,6 +107,7 @@ impl DeadLetter {
             body: self.raw.clone(),
             properties,
             tag,
+            id: self.id(),
         }
     }
 }

@@ -3,5 +3,7 @@
 
 pub mod ack;
 pub mod dead_letter;
+pub mod outbox;
+pub mod replay;
 
 pub use ack::{AckToken, Batch, BatchOutcome};

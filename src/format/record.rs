@@ -67,6 +67,22 @@ impl Record {
         self.row.get(index)
     }
 
+    /// The record as a JSON object of column → value in column order (columns the row lacks are
+    /// left out), for the dead-letter index.
+    pub fn to_json(&self) -> String {
+        let mut out = String::from("{");
+        for (n, (name, value)) in self.columns.names().iter().zip(self.row.iter()).enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            out.push_str(&serde_json::Value::from(name.as_str()).to_string());
+            out.push(':');
+            out.push_str(&serde_json::Value::from(value).to_string());
+        }
+        out.push('}');
+        out
+    }
+
     /// The record re-encoded as one delimited line (UTF-8), for dead letters and reports.
     pub fn raw(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -92,6 +108,9 @@ pub struct RecordError {
     /// The raw bytes of the record as read (after charset decoding, lossily, when that failed).
     pub raw: Vec<u8>,
     pub reason: String,
+    /// The columns of the input, when its header was known: with them the raw bytes can be
+    /// decoded again (`omnibus dlq replay`).
+    pub columns: Option<Arc<Columns>>,
 }
 
 impl fmt::Display for RecordError {

@@ -122,6 +122,7 @@ impl<'a> Compiler<'a> {
             key,
             expression_columns,
             examples,
+            version: version_of(self.source.text),
         }
     }
 
@@ -545,4 +546,10 @@ fn quoted_list(names: &[String]) -> String {
 /// A diagnostic for a file that could not be read at all.
 pub(super) fn unreadable(path: &Path, e: &std::io::Error) -> Diagnostics {
     Diagnostic::file(path, format!("cannot read the mapping: {e}")).into()
+}
+
+/// A mapping's version: the first 12 hex digits of the BLAKE3 hash of its text, so a dead letter
+/// says which revision of the mapping failed on it.
+fn version_of(text: &str) -> String {
+    blake3::hash(text.as_bytes()).to_hex()[..12].to_string()
 }

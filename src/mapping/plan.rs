@@ -27,6 +27,8 @@ pub struct Mapping {
     /// Source columns the expressions (`when`, `expr`) read, in first-use order.
     pub(super) expression_columns: Vec<String>,
     pub(super) examples: Vec<Example>,
+    /// Short hash of the mapping's text.
+    pub(super) version: String,
 }
 
 impl Mapping {
@@ -38,6 +40,11 @@ impl Mapping {
     /// The mapping file, as it was loaded.
     pub fn file(&self) -> &str {
         &self.file
+    }
+
+    /// A short hash of the mapping file's text: which revision of the mapping this is.
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     /// The CloudEvents type of the events it makes.

@@ -2,8 +2,9 @@
 //! declares, and the publisher that owns the broker connection and its confirms.
 
 pub mod publisher;
+pub mod receipts;
 pub mod router;
 pub mod tail;
 pub mod topology;
 
-pub use publisher::{Outgoing, Publisher, Target};
+pub use publisher::{Ack, Outgoing, Publisher, Target};

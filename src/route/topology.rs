@@ -1,8 +1,10 @@
 //! The broker topology the hub declares on every (re)connect: the durable topic exchange for
-//! canonical events, and the durable dead-letter exchange with its bound durable queue.
+//! canonical events, the durable dead-letter exchange with its bound durable queue, and the receipts
+//! stream when enabled.
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
+use super::receipts::Receipts;
 use lapin::{Channel, ExchangeKind};
 
 /// Names of what the hub declares (`[broker]` in `omnibus.toml`).
@@ -11,6 +13,8 @@ pub struct Topology {
     pub exchange: String,
     pub dead_letter_exchange: String,
     pub dead_letter_queue: String,
+    /// The receipts stream, when enabled.
+    pub receipts: Option<Receipts>,
 }
 
 impl Topology {
@@ -37,7 +41,12 @@ impl Topology {
                 QueueBindOptions::default(),
                 FieldTable::default(),
             )
-            .await
+            .await?;
+        if let Some(receipts) = &self.receipts {
+            let exchanges = [self.exchange.as_str(), self.dead_letter_exchange.as_str()];
+            receipts.declare(channel, &exchanges).await?;
+        }
+        Ok(())
     }
 }
 

@@ -69,6 +69,20 @@ impl Deployment {
         d
     }
 
+    /// Appends a section to the hub file (e.g. `[delivery]` settings).
+    pub fn hub_section(&self, toml: &str) {
+        let mut text = std::fs::read_to_string(self.config()).expect("hub file");
+        text.push('\n');
+        text.push_str(toml);
+        text.push('\n');
+        std::fs::write(self.config(), text).expect("write hub file");
+    }
+
+    /// The deployment's state dir (`[state] dir`, by default `var/state` beside `config/`).
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("var/state")
+    }
+
     pub fn config(&self) -> PathBuf {
         self.dir.path().join("config/omnibus.toml")
     }
@@ -79,10 +93,15 @@ impl Deployment {
 
     /// Writes `connectors/<id>.toml` with a file source on this deployment's spool folder.
     pub fn file_connector(&self, id: &str, mapping: &str, format: &str) {
+        self.file_connector_with(id, mapping, "", format);
+    }
+
+    /// [`Deployment::file_connector`] with extra `[source]` lines (e.g. `on_duplicate = "reprocess"`).
+    pub fn file_connector_with(&self, id: &str, mapping: &str, source: &str, format: &str) {
         std::fs::create_dir_all(self.spool(id)).expect("mkdir spool");
         let text = format!(
             "system = \"test\"\nmapping = \"{mapping}\"\n[source]\ntype = \"file\"\npath = \"{}\"\n\
-             glob = \"*\"\nsettle = \"200ms\"\nrescan = \"200ms\"\n[format]\n{format}\n",
+             glob = \"*\"\nsettle = \"200ms\"\nrescan = \"200ms\"\n{source}\n[format]\n{format}\n",
             self.spool(id).display()
         );
         std::fs::write(self.dir.path().join(format!("connectors/{id}.toml")), text)
@@ -91,7 +110,10 @@ impl Deployment {
 
     /// Starts `omnibus run` on this deployment; `broker` overrides the URL through the environment.
     pub fn start(&self, broker: Option<&str>) -> Hub {
-        let log = self.dir.path().join("hub.log");
+        let log = (0..)
+            .map(|n| self.dir.path().join(format!("hub.{n}.log")))
+            .find(|p| !p.exists())
+            .expect("a free log name");
         let stderr = std::fs::File::create(&log).expect("log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_omnibus"));
         cmd.args(["run", "--config"])
@@ -127,6 +149,26 @@ pub struct Hub {
 impl Hub {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends a signal (`TERM`, `INT`, `KILL`) to the hub.
+    pub fn signal(&self, name: &str) {
+        let _ = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status();
+    }
+
+    /// Waits for the hub to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "hub did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Sends SIGTERM and waits for a clean exit.
@@ -328,5 +370,51 @@ where
     broker.cleanup().await;
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
+    }
+}
+
+impl Deployment {
+    /// Writes `mappings/<name>.toml` in this deployment's own folder and points the hub file's
+    /// `[paths] mappings` there instead of at the repository's mappings.
+    pub fn mapping(&self, name: &str, toml: &str) {
+        let dir = self.dir.path().join("mappings");
+        std::fs::create_dir_all(&dir).expect("mkdir mappings");
+        std::fs::write(dir.join(format!("{name}.toml")), toml).expect("write mapping");
+        let hub = std::fs::read_to_string(self.config()).expect("read hub file");
+        let hub: String = hub
+            .lines()
+            .map(|line| match line.starts_with("mappings = ") {
+                true => format!("mappings = \"{}\"\n", dir.display()),
+                false => format!("{line}\n"),
+            })
+            .collect();
+        std::fs::write(self.config(), hub).expect("write hub file");
+    }
+}
+
+impl Hub {
+    /// Whether the process is still running: it has neither exited nor crashed.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The process's peak resident memory so far (`VmHWM` in /proc/<pid>/status), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+}
+
+impl Hub {
+    /// The process id of the hub.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the hub with SIGKILL (no chance to clean up, as in a crash) and reaps it.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

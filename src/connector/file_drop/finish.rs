@@ -17,6 +17,10 @@ pub struct Tally {
     pub published: u64,
     pub filtered: u64,
     pub failed: u64,
+    /// Records not published again because the dedupe window shows them delivered.
+    pub duplicates: u64,
+    /// Why the file was refused part-way (it does not fit the connector): it goes to `error/`.
+    pub refused: Option<String>,
     lines: Vec<(u64, String)>,
 }
 
@@ -28,9 +32,25 @@ impl Tally {
         }
     }
 
-    /// Whether the file goes to `error/`: it had failures and nothing else.
+    /// Records that the rest of the file was refused at `origin` (the records before it are
+    /// delivered), and why.
+    pub fn refuse(&mut self, origin: &Origin, reason: &str) {
+        self.refused = Some(reason.to_string());
+        self.failure(origin, reason);
+    }
+
+    /// Items (records and bad records) this run went through.
+    pub fn rows(&self) -> u64 {
+        self.published + self.filtered + self.failed + self.duplicates
+    }
+
+    /// Whether the file goes to `error/`: it was refused, or had failures and nothing else.
     fn all_failed(&self) -> bool {
-        self.failed > 0 && self.published == 0 && self.filtered == 0
+        self.refused.is_some()
+            || (self.failed > 0
+                && self.published == 0
+                && self.filtered == 0
+                && self.duplicates == 0)
     }
 
     fn report(&self, file: &Path) -> String {

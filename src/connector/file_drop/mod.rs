@@ -11,10 +11,12 @@ pub use finish::{Finished, Tally};
 pub use process::{FileError, FileJob};
 pub use scan::Scanner;
 
-use crate::config::connector::{ConnectorSpec, FileSourceSpec};
+use crate::config::connector::{ConnectorSpec, FileSourceSpec, OnDuplicate};
 use crate::connector::emit::Emitter;
 use crate::mapping::Mapping;
 use crate::route::Publisher;
+use crate::state::Store;
+use crate::state::ledger::{self, FileKey, Seen};
 use notify::{RecursiveMode, Watcher};
 use std::path::Path;
 use std::sync::Arc;
@@ -29,6 +31,9 @@ pub struct FileDrop {
     pub mapping: Arc<Mapping>,
     pub emitter: Emitter,
     pub publisher: Publisher,
+    pub store: Store,
+    /// Whether events are checked against the dedupe window.
+    pub dedupe: bool,
 }
 
 impl FileDrop {
@@ -42,6 +47,8 @@ impl FileDrop {
             mapping: &self.mapping,
             emitter: &self.emitter,
             publisher: &self.publisher,
+            store: &self.store,
+            dedupe: self.dedupe,
             cancel: &cancel,
         };
         tracing::info!(connector = %id, dir = %self.source.path.display(), glob = %self.source.glob, "watching folder");
@@ -74,18 +81,28 @@ impl FileDrop {
     async fn take(&self, job: &FileJob<'_>, scanner: &mut Scanner, path: &Path) {
         let id = &self.spec.id;
         let file = path.display().to_string();
-        tracing::info!(connector = %id, %file, "taking file");
-        let tally = match job.run(path).await {
-            Ok(tally) => tally,
-            Err(FileError::Unusable { reason, .. }) => {
-                tracing::error!(connector = %id, %file, %reason, "file does not fit the connector; moving it to error/");
-                let mut tally = Tally::default();
-                tally.failure(&whole_file(id, &file), &reason);
-                tally
+        let key = match self.identify(path).await {
+            Ok(key) => key,
+            Err(e) => {
+                tracing::error!(connector = %id, %file, error = %e, "file left in place; retried once it changes");
+                scanner.mark_failed(path);
+                return;
             }
+        };
+        let Some(resume) = self.admit(&key, &file, path, scanner).await else {
+            return;
+        };
+        tracing::info!(connector = %id, %file, resume, "taking file");
+        let tally = match job.run(path, &key, resume).await {
+            Ok(tally) => tally,
+
             Err(e @ FileError::Read { .. }) => {
                 tracing::error!(connector = %id, error = %e, "file left in place; retried once it changes");
                 scanner.mark_failed(path);
+                return;
+            }
+            Err(e @ FileError::Store(_)) => {
+                tracing::error!(connector = %id, %file, error = %e, "STATE STORE FAILING: file left in place and not acknowledged; retried on the next scan");
                 return;
             }
             Err(e) => {
@@ -93,11 +110,94 @@ impl FileDrop {
                 return;
             }
         };
+        if let Some(reason) = &tally.refused {
+            tracing::error!(connector = %id, %file, %reason, published = tally.published, "file does not fit the connector; moving it to error/ with a report");
+        }
+        let rows = resume + tally.rows();
+        let (published, failed, refused) = (tally.published, tally.failed, tally.refused.is_some());
+        let ledger_key = key.clone();
+        let recorded = self
+            .store
+            .write(move |conn| {
+                if refused {
+                    ledger::forget_file(conn, &ledger_key)
+                } else {
+                    ledger::finish(conn, &ledger_key, rows, published, failed)
+                }
+            })
+            .await;
+        if let Err(e) = recorded {
+            tracing::error!(connector = %id, %file, error = %e, "STATE STORE FAILING: every record was delivered, but the file stays until the ledger can record it");
+            return;
+        }
+        self.finish(scanner, path, &tally);
+    }
+
+    /// Hashes the file's content (on a blocking thread).
+    async fn identify(&self, path: &Path) -> std::io::Result<FileKey> {
+        let (connector, path) = (self.spec.id.clone(), path.to_path_buf());
+        tokio::task::spawn_blocking(move || FileKey::of_file(&connector, &path))
+            .await
+            .map_err(std::io::Error::other)?
+    }
+
+    /// Looks the file up in the ledger and records that it is being taken; returns how many items
+    /// an earlier run settled, or `None` when the file is not to be processed now.
+    async fn admit(
+        &self,
+        key: &FileKey,
+        file: &str,
+        path: &Path,
+        scanner: &mut Scanner,
+    ) -> Option<u64> {
+        let id = &self.spec.id;
+        let lookup_key = key.clone();
+        let seen = match self
+            .store
+            .read(move |c| ledger::lookup(c, &lookup_key))
+            .await
+        {
+            Ok(seen) => seen,
+            Err(e) => {
+                tracing::error!(connector = %id, %file, error = %e, "STATE STORE FAILING: file left in place; retried on the next scan");
+                return None;
+            }
+        };
+        let resume = match seen {
+            Seen::Done { path: was, updated } if self.source.on_duplicate == OnDuplicate::Skip => {
+                let when = chrono::DateTime::from_timestamp(updated, 0)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default();
+                tracing::warn!(connector = %id, %file, first = %was, at = %when, "identical content was already processed; skipping it (on_duplicate = \"reprocess\" processes it again)");
+                self.finish(scanner, path, &Tally::default());
+                return None;
+            }
+            Seen::Active { rows_done } => rows_done,
+            Seen::Done { .. } | Seen::New => 0,
+        };
+        let (begin_key, begin_file) = (key.clone(), file.to_string());
+        match self
+            .store
+            .write(move |c| ledger::begin(c, &begin_key, &begin_file))
+            .await
+        {
+            Ok(()) => Some(resume),
+            Err(e) => {
+                tracing::error!(connector = %id, %file, error = %e, "STATE STORE FAILING: file left in place and not acknowledged; retried on the next scan");
+                None
+            }
+        }
+    }
+
+    /// Moves (or deletes) a settled file and its marker.
+    fn finish(&self, scanner: &mut Scanner, path: &Path, tally: &Tally) {
+        let id = &self.spec.id;
+        let file = path.display().to_string();
         let marker = scanner.marker_of(path);
-        match finish::finish(path, marker.as_deref(), self.source.after, &tally) {
+        match finish::finish(path, marker.as_deref(), self.source.after, tally) {
             Ok(finished) => {
                 scanner.taken(path);
-                tracing::info!(connector = %id, %file, published = tally.published, failed = tally.failed, filtered = tally.filtered, to = ?finished, "file done");
+                tracing::info!(connector = %id, %file, published = tally.published, failed = tally.failed, filtered = tally.filtered, duplicates = tally.duplicates, to = ?finished, "file done");
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 scanner.taken(path);
@@ -108,16 +208,6 @@ impl FileDrop {
                 tracing::error!(connector = %id, %file, error = %e, "records delivered but the file could not be moved; fix the folder's permissions (it would be read again otherwise)");
             }
         }
-    }
-}
-
-/// The origin used in the report when a whole file fails.
-fn whole_file(connector: &str, file: &str) -> crate::format::record::Origin {
-    crate::format::record::Origin {
-        connector: connector.into(),
-        file: file.into(),
-        line: 1,
-        offset: 0,
     }
 }
 

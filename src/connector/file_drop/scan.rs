@@ -173,7 +173,7 @@ fn shape_of(meta: &std::fs::Metadata) -> Shape {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::connector::After;
+    use crate::config::connector::{After, OnDuplicate};
 
     fn spec(dir: &Path, settle: Duration, marker: Option<&str>) -> FileSourceSpec {
         FileSourceSpec {
@@ -184,6 +184,7 @@ mod tests {
             after: After::Move,
             marker: marker.map(str::to_string),
             ignore: vec![".*".into(), "*.tmp".into()],
+            on_duplicate: OnDuplicate::Skip,
         }
     }
 

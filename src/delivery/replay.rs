@@ -1,0 +1,361 @@
+//! Replaying a dead letter: its record rebuilt from the dead-letter index — from the stored decoded
+//! record, or, for a record that could not be decoded, by decoding its raw bytes again with the
+//! connector's current format — then mapped with the connector's current mapping and made into
+//! the message that publishes it, as the hub would have.
+//!
+//! The stored `decoded` column is a JSON object of column → value for a record that was decoded.
+//! For a record that failed decoding it may hold the input's column names as a JSON array
+//! ([`header_json`]), which replay needs when the connector reads its columns from a header line.
+
+use crate::canonical::Event;
+use crate::canonical::event::EventTime;
+use crate::config::connector::{ConnectorSpec, CsvColumns, CsvSpec, FormatSpec};
+use crate::connector::emit::Emitter;
+use crate::delivery::ack::AckToken;
+use crate::delivery::dead_letter::Stage;
+use crate::format::record::{Columns, Origin, Record};
+use crate::format::{self, DecodeError};
+use crate::mapping::Mapping;
+use crate::route::Outgoing;
+use crate::route::router::RouteError;
+use crate::state::dead_letters::Letter;
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use std::fmt;
+use std::sync::Arc;
+
+/// Why a letter's record failed again; it stays a dead letter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub stage: Stage,
+    pub reason: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.stage, self.reason)
+    }
+}
+
+/// Replays the letters of one connector with its current format and mapping.
+#[derive(Debug)]
+pub struct Replayer {
+    format: FormatSpec,
+    mapping: Mapping,
+    emitter: Emitter,
+}
+
+impl Replayer {
+    pub fn new(spec: &ConnectorSpec, mapping: Mapping) -> Result<Self, RouteError> {
+        Ok(Self {
+            format: spec.format.clone(),
+            emitter: Emitter::new(spec, mapping.event_type())?,
+            mapping,
+        })
+    }
+
+    /// The mapping the letters are replayed with.
+    pub fn mapping(&self) -> &Mapping {
+        &self.mapping
+    }
+
+    /// The letter's event under the current mapping; `None` when the mapping filters it out. The
+    /// event's time is when the record first failed, close to when the hub first took it.
+    pub fn event(&self, letter: &Letter) -> Result<Option<Event>, Failure> {
+        let record = self.record(letter)?;
+        let bound = self
+            .mapping
+            .bind(&record.columns)
+            .map_err(|e| failure(Stage::Map, e))?;
+        let Some(mapped) = bound.eval(&record).map_err(|e| failure(Stage::Map, e))? else {
+            return Ok(None);
+        };
+        let time = chrono::DateTime::from_timestamp(letter.first_at, 0).unwrap_or_default();
+        Ok(Some(self.emitter.event(
+            mapped,
+            record.origin,
+            &EventTime::new(time),
+        )))
+    }
+
+    /// The message that publishes `event`, settling `ack` once confirmed.
+    pub fn outgoing(&self, event: Event, ack: AckToken) -> Result<Outgoing, Failure> {
+        self.emitter
+            .outgoing(event, ack)
+            .map_err(|e| failure(Stage::Encode, e))
+    }
+
+    /// The letter's record: from its decoded form, or its raw bytes decoded again.
+    fn record(&self, letter: &Letter) -> Result<Record, Failure> {
+        let decoded = match letter.decoded.as_deref() {
+            Some(json) => Some(Decoded::parse(json).map_err(|e| {
+                failure(
+                    Stage::Decode,
+                    format!("the stored decoded record is unreadable: {e}"),
+                )
+            })?),
+            None => None,
+        };
+        match decoded {
+            Some(Decoded::Record(fields)) => Ok(record_of(fields, &self.format, letter)),
+            Some(Decoded::Header(names)) => decode_raw(&self.format, Some(names), letter),
+            None => decode_raw(&self.format, None, letter),
+        }
+    }
+}
+
+/// What a dead letter stores for a failed decode, so its raw bytes can be decoded again: the
+/// input's column names as a JSON array.
+pub fn header_json(columns: &Columns) -> String {
+    serde_json::Value::from(columns.names().to_vec()).to_string()
+}
+
+fn failure(stage: Stage, reason: impl ToString) -> Failure {
+    Failure {
+        stage,
+        reason: reason.to_string(),
+    }
+}
+
+fn origin_of(letter: &Letter) -> Origin {
+    Origin {
+        connector: letter.connector.as_str().into(),
+        file: letter.file.as_str().into(),
+        line: letter.line,
+        offset: letter.offset,
+    }
+}
+
+/// A record from its stored fields (column → value, in stored order).
+fn record_of(fields: Vec<(String, String)>, format: &FormatSpec, letter: &Letter) -> Record {
+    let FormatSpec::Csv(spec) = format;
+    let (names, values): (Vec<String>, Vec<String>) = fields.into_iter().unzip();
+    Record {
+        origin: origin_of(letter),
+        columns: Arc::new(Columns::new(names, spec.delimiter)),
+        row: csv::StringRecord::from(values),
+    }
+}
+
+/// Decodes a letter's raw bytes (UTF-8: they were stored after charset decoding) as one record of
+/// the connector's current format, with the columns it names or else the input's stored header.
+fn decode_raw(
+    format: &FormatSpec,
+    header: Option<Vec<String>>,
+    letter: &Letter,
+) -> Result<Record, Failure> {
+    let FormatSpec::Csv(csv) = format;
+    let names = match (&csv.columns, header) {
+        (CsvColumns::Named(names), _) => names.clone(),
+        (CsvColumns::Header, Some(names)) => names,
+        (CsvColumns::Header, None) => {
+            return Err(failure(
+                Stage::Decode,
+                "the letter keeps no column names and the connector reads them from a header \
+                 line; name the columns under [format] with `columns = [...]` to replay it",
+            ));
+        }
+    };
+    let spec = FormatSpec::Csv(CsvSpec {
+        encoding: encoding_rs::UTF_8,
+        columns: CsvColumns::Named(names),
+        skip_lines: 0,
+        ..csv.clone()
+    });
+    let origin = origin_of(letter);
+    let mut records = format::decode(
+        &spec,
+        letter.raw.as_slice(),
+        Arc::clone(&origin.connector),
+        Arc::clone(&origin.file),
+    );
+    match (records.next(), records.next()) {
+        (Some(Ok(mut record)), None) => {
+            record.origin = origin;
+            Ok(record)
+        }
+        (Some(Ok(_)), Some(_)) => Err(failure(
+            Stage::Decode,
+            "the raw bytes hold more than one record",
+        )),
+        (Some(Err(DecodeError::Record(e))), _) => Err(failure(Stage::Decode, e.reason)),
+        (Some(Err(e)), _) => Err(failure(Stage::Decode, e)),
+        (None, _) => Err(failure(Stage::Decode, "the raw bytes hold no record")),
+    }
+}
+
+/// The stored `decoded` column: a record (column → value, in stored order) or an input's header.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decoded {
+    Record(Vec<(String, String)>),
+    Header(Vec<String>),
+}
+
+impl Decoded {
+    pub fn parse(json: &str) -> Result<Self, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_str(json);
+        let decoded = de.deserialize_any(DecodedVisitor)?;
+        de.end()?;
+        Ok(decoded)
+    }
+}
+
+struct DecodedVisitor;
+
+impl<'de> Visitor<'de> for DecodedVisitor {
+    type Value = Decoded;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of column → value, or an array of column names")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Decoded, A::Error> {
+        let mut fields = Vec::new();
+        while let Some((name, value)) = map.next_entry::<String, serde_json::Value>()? {
+            fields.push((name, text_of(value)));
+        }
+        Ok(Decoded::Record(fields))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Decoded, A::Error> {
+        let mut names = Vec::new();
+        while let Some(name) = seq.next_element::<String>()? {
+            names.push(name);
+        }
+        Ok(Decoded::Header(names))
+    }
+}
+
+/// A field's text: strings as they are, null as empty, anything else as its JSON.
+fn text_of(value: serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::dead_letters::Status;
+
+    const MAPPING: &str = "type = \"test.item.v1\"\nkey = [\"sku\"]\n\
+                           [fields]\nsku = { from = \"sku\", required = true }\n\
+                           qty = { from = \"qty\", type = \"integer\" }\n";
+    const HEADER: &str = "header = true";
+
+    /// A connector `shop` (GBK, `|`, two banner lines skipped) loaded from its file; `columns` is
+    /// its `[format]` line naming the columns, or `header = true`.
+    fn replayer(columns: &str) -> Replayer {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("items.toml"), MAPPING).unwrap();
+        let text = format!(
+            "system = \"test\"\nmapping = \"items\"\n[source]\ntype = \"file\"\npath = \"/in\"\n\
+             [format]\ntype = \"csv\"\nencoding = \"gbk\"\ndelimiter = \"|\"\nskip_lines = 2\n{columns}\n"
+        );
+        let file = dir.path().join("shop.toml");
+        std::fs::write(&file, text).unwrap();
+        let spec = crate::config::load::load_connector(&file, dir.path()).unwrap();
+        let mapping = Mapping::load(&dir.path().join("items.toml")).unwrap();
+        Replayer::new(&spec, mapping).unwrap()
+    }
+
+    fn letter(raw: &[u8], decoded: Option<&str>) -> Letter {
+        Letter {
+            id: 1,
+            message_id: String::new(),
+            connector: "shop".into(),
+            file: "/in/a.txt".into(),
+            line: 7,
+            offset: 90,
+            stage: "map".into(),
+            error: "old".into(),
+            raw: raw.to_vec(),
+            decoded: decoded.map(String::from),
+            mapping: None,
+            mapping_version: None,
+            attempts: 1,
+            first_at: 1_700_000_000,
+            last_at: 1_700_000_000,
+            status: Status::Open,
+        }
+    }
+
+    fn data(event: &Event) -> serde_json::Value {
+        serde_json::from_slice(&event.data).unwrap()
+    }
+
+    #[test]
+    fn a_decoded_record_is_mapped_again_with_its_origin_and_first_failure_time() {
+        let r = replayer(HEADER);
+        let event = r
+            .event(&letter(b"", Some(r#"{"sku":"A1","qty":"3"}"#)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(data(&event), serde_json::json!({"sku": "A1", "qty": 3}));
+        assert_eq!(event.origin.to_string(), "/in/a.txt:7");
+        assert_eq!(event.origin.offset, 90);
+        assert_eq!(&*event.time.rfc3339, "2023-11-14T22:13:20.000Z");
+    }
+
+    #[test]
+    fn a_record_the_mapping_still_rejects_fails_at_the_map_stage() {
+        let r = replayer(HEADER);
+        let failure = r
+            .event(&letter(b"", Some(r#"{"sku":"A1","qty":"x"}"#)))
+            .unwrap_err();
+        assert_eq!(failure.stage, Stage::Map);
+        assert!(failure.reason.contains("qty"), "{failure}");
+        let missing = r.event(&letter(b"", Some(r#"{"qty":"1"}"#))).unwrap_err();
+        assert_eq!(missing.stage, Stage::Map);
+    }
+
+    #[test]
+    fn raw_bytes_are_decoded_again_with_the_stored_header_or_the_named_columns() {
+        let r = replayer(HEADER);
+        let event = r
+            .event(&letter("B2|5\n".as_bytes(), Some(r#"["sku","qty"]"#)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(data(&event), serde_json::json!({"sku": "B2", "qty": 5}));
+        let event = replayer("columns = [\"sku\", \"qty\"]")
+            .event(&letter("货号|6\n".as_bytes(), None))
+            .unwrap()
+            .unwrap();
+        assert_eq!(data(&event)["sku"], "货号");
+    }
+
+    #[test]
+    fn raw_bytes_that_still_do_not_decode_fail_at_the_decode_stage() {
+        let r = replayer(HEADER);
+        let short = r
+            .event(&letter(b"B2\n", Some(r#"["sku","qty"]"#)))
+            .unwrap_err();
+        assert_eq!(short.stage, Stage::Decode);
+        assert_eq!(short.reason, "expected 2 fields, found 1");
+        let unnamed = r.event(&letter(b"B2|5\n", None)).unwrap_err();
+        assert!(unnamed.reason.contains("columns = [...]"), "{unnamed}");
+        let two = r
+            .event(&letter(b"B2|5\nC3|6\n", Some(r#"["sku","qty"]"#)))
+            .unwrap_err();
+        assert!(two.reason.contains("more than one record"), "{two}");
+    }
+
+    #[test]
+    fn the_decoded_column_keeps_its_stored_order() {
+        assert_eq!(
+            Decoded::parse(r#"{"z":"1","a":null,"m":2}"#).unwrap(),
+            Decoded::Record(vec![
+                ("z".into(), "1".into()),
+                ("a".into(), String::new()),
+                ("m".into(), "2".into())
+            ])
+        );
+        let columns = Columns::new(vec!["b".into(), "a".into()], b',');
+        assert_eq!(
+            Decoded::parse(&header_json(&columns)).unwrap(),
+            Decoded::Header(vec!["b".into(), "a".into()])
+        );
+        assert!(Decoded::parse("\"text\"").is_err());
+    }
+}
