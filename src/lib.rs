@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod format;
 pub mod hub;
 pub mod mapping;
+pub mod ops;
 pub mod preview;
 pub mod route;
 pub mod state;

@@ -4,7 +4,9 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use omnibus::config::load::{self, HubFiles};
 use omnibus::mapping::Mapping;
+use omnibus::ops::{dlq, offsets};
 use omnibus::preview::{Previewed, preview_file};
+use omnibus::state::dead_letters::{Filter, StatusFilter};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +61,137 @@ enum Command {
         #[arg(long)]
         idle: Option<u64>,
     },
+    /// Dead letters kept in the state store: list, show, replay after a fix, purge.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+    /// What connectors have taken (file ledger, positions, outbox): show, or reset one connector.
+    Offsets {
+        #[command(subcommand)]
+        command: OffsetsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// List dead letters, oldest first: id, time of the last failure, connector, file:line, stage,
+    /// attempts, error.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        filter: LetterFilter,
+        #[command(flatten)]
+        status: StatusArg,
+        /// Print the letters as a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show everything about one dead letter: origin, error, mapping and version, raw bytes (text,
+    /// or a hex dump when they are not UTF-8) and the decoded record.
+    Show {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The letter's id (from `dlq list`).
+        id: i64,
+    },
+    /// Replay open dead letters with their connector's current mapping: each record is mapped
+    /// again and published; a letter is marked replayed once the broker confirmed its event, and a
+    /// record that fails again counts one more attempt. Exits 1 if any still fails.
+    Replay {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        filter: LetterFilter,
+        /// Map the letters, but publish nothing and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also replay letters that already failed the maximum number of times.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Delete dead letters from the state store and print how many.
+    Purge {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        filter: LetterFilter,
+        #[command(flatten)]
+        status: StatusArg,
+        /// Only count the letters that would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Which dead letters a command takes.
+#[derive(clap::Args)]
+struct LetterFilter {
+    /// Only this connector's letters.
+    #[arg(long)]
+    connector: Option<String>,
+    /// Only letters that failed last since then: an RFC 3339 time, or a duration (`2h`, `30min`)
+    /// meaning that long ago.
+    #[arg(long, value_parser = dlq::parse_since)]
+    since: Option<i64>,
+    /// Only letters whose error contains this text (ignoring ASCII case).
+    #[arg(long)]
+    error: Option<String>,
+    /// At most this many letters.
+    #[arg(long)]
+    limit: Option<u64>,
+}
+
+#[derive(clap::Args)]
+struct StatusArg {
+    /// Letters with this status: open, replayed or all.
+    #[arg(long, default_value = "open")]
+    status: StatusFilter,
+}
+
+impl LetterFilter {
+    fn with(self, status: StatusFilter) -> Filter {
+        Filter {
+            connector: self.connector,
+            since: self.since,
+            error: self.error,
+            status,
+            limit: self.limit,
+            after: None,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum OffsetsCommand {
+    /// Show the file ledger (state, rows done, published/failed, short hash, path), the positions
+    /// (cursors, watermarks) and the messages waiting in the outbox.
+    Show {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only this connector's.
+        #[arg(long)]
+        connector: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reset a connector: without --to, forget its ledger and positions (files dropped again are
+    /// taken as new); with --to, set one position. Refused while a hub runs on the state dir.
+    Reset {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The connector to reset.
+        #[arg(long)]
+        connector: String,
+        /// The value to set the position to.
+        #[arg(long)]
+        to: Option<String>,
+        /// The position to set.
+        #[arg(long, requires = "to", default_value = offsets::DEFAULT_POSITION)]
+        name: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -85,6 +218,8 @@ fn main() -> ExitCode {
             limit,
             idle,
         } => tail(config.config, pattern, limit, idle),
+        Command::Dlq { command } => dlq_command(command),
+        Command::Offsets { command } => offsets_command(command),
     };
     match result {
         Ok(code) => code,
@@ -112,39 +247,56 @@ fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
         tracing::error!("some connectors are not started:\n{problems}");
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async {
+    let timeout = hub.delivery.shutdown_timeout;
+    let result = runtime.block_on(async {
         let cancel = CancellationToken::new();
-        tokio::spawn(stop_on_signal(cancel.clone()));
-        omnibus::hub::run(&hub, connectors, cancel).await;
+        let hub_run = omnibus::hub::run(&hub, connectors, cancel.clone());
+        tokio::pin!(hub_run);
+        tokio::select! {
+            result = &mut hub_run => return result.map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::from),
+            () = signal() => {}
+        }
+        tracing::info!(timeout = ?timeout, "stopping: intake stopped, finishing or storing in-flight work (a second signal exits at once)");
+        cancel.cancel();
+        tokio::select! {
+            result = &mut hub_run => result.map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::from),
+            () = tokio::time::sleep(timeout) => {
+                tracing::warn!("shutdown timeout reached; exiting. Inputs not yet acknowledged stay at their sources and are read again");
+                Ok(ExitCode::SUCCESS)
+            }
+            () = signal() => {
+                tracing::warn!("second signal: exiting at once. Inputs not yet acknowledged stay at their sources and are read again");
+                Ok(ExitCode::from(130))
+            }
+        }
     });
-    Ok(ExitCode::SUCCESS)
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
-/// Cancels on the first SIGINT or SIGTERM.
-async fn stop_on_signal(cancel: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves on the next SIGINT or SIGTERM.
+async fn signal() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(
-            tokio::signal::unix::SignalKind::terminate(),
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
         ) {
-            Ok(term) => term,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C still stops the hub");
-                let _ = ctrl_c.await;
-                cancel.cancel();
-                return;
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
             }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            _ => {
+                tracing::warn!("cannot listen for SIGTERM; Ctrl-C still stops the hub");
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
     #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("stopping: finishing in-flight work");
-    cancel.cancel();
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn check(config: PathBuf) -> anyhow::Result<ExitCode> {
@@ -224,4 +376,102 @@ fn tail(
         .with_context(|| format!("consuming from {}", opts.exchange))?;
     eprintln!("tail: {seen} event(s)");
     Ok(ExitCode::SUCCESS)
+}
+
+fn dlq_command(command: DlqCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        DlqCommand::List {
+            config,
+            filter,
+            status,
+            json,
+        } => {
+            let letters = dlq::list(&config.config, &filter.with(status.status))?;
+            put(&match json {
+                true => format!("{}\n", dlq::render_json(&letters)),
+                false => dlq::render_list(&letters),
+            })?;
+        }
+        DlqCommand::Show { config, id } => {
+            put(&dlq::render_letter(&dlq::show(&config.config, id)?))?;
+        }
+        DlqCommand::Replay {
+            config,
+            filter,
+            dry_run,
+            force,
+        } => return replay(config.config, filter, dry_run, force),
+        DlqCommand::Purge {
+            config,
+            filter,
+            status,
+            dry_run,
+        } => {
+            let n = dlq::purge(&config.config, &filter.with(status.status), dry_run)?;
+            put(&match dry_run {
+                true => format!("would purge {n} dead letter(s)\n"),
+                false => format!("purged {n} dead letter(s)\n"),
+            })?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn replay(
+    config: PathBuf,
+    filter: LetterFilter,
+    dry_run: bool,
+    force: bool,
+) -> anyhow::Result<ExitCode> {
+    let hub = load::load_hub(&config).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let options = dlq::ReplayOptions {
+        filter: filter.with(StatusFilter::Open),
+        dry_run,
+        force,
+        max_attempts: hub.delivery.replay_max_attempts,
+    };
+    let summary = dlq::replay(&config, &options, &mut dlq::Progress::default())?;
+    put(&format!("{summary}\n"))?;
+    Ok(match summary.failing {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
+}
+
+fn offsets_command(command: OffsetsCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        OffsetsCommand::Show {
+            config,
+            connector,
+            json,
+        } => {
+            let shown = offsets::show(&config.config, connector.as_deref())?;
+            put(&match json {
+                true => format!("{}\n", serde_json::to_string_pretty(&shown)?),
+                false => offsets::render(&shown),
+            })?;
+        }
+        OffsetsCommand::Reset {
+            config,
+            connector,
+            to,
+            name,
+        } => {
+            let reset = match to {
+                Some(value) => offsets::Reset::Set { name, value },
+                None => offsets::Reset::Forget,
+            };
+            let done = offsets::reset(&config.config, &connector, reset)?;
+            put(&format!("{}\n", offsets::render_reset(&connector, &done)))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints `text` on stdout; a reader that went away (`| head`) is not an error.
+fn put(text: &str) -> anyhow::Result<()> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
+    }
 }
