@@ -22,7 +22,8 @@ pub const PUBLISH_TAG: &str = "x-omnibus-publish";
 /// A message's body and properties, ready for `basic.publish`.
 #[derive(Debug, Clone)]
 pub struct Wire {
-    pub body: Vec<u8>,
+    /// The body; cheap to clone, so a publish in flight can own a copy.
+    pub body: bytes::Bytes,
     pub properties: BasicProperties,
     /// The value of the [`PUBLISH_TAG`] header in `properties`.
     pub tag: u64,
@@ -85,7 +86,7 @@ pub fn encode(event: Event, mode: ContentMode) -> Result<Wire, WireError> {
         .with_content_type(content_type.into())
         .with_headers(headers);
     Ok(Wire {
-        body,
+        body: body.into(),
         properties,
         tag,
         id: event.id,
@@ -132,7 +133,7 @@ mod tests {
     fn binary_mode_puts_data_in_body_and_attributes_in_headers() {
         let event = sample();
         let wire = encode(event.clone(), ContentMode::Binary).unwrap();
-        assert_eq!(wire.body, event.data);
+        assert_eq!(wire.body[..], event.data[..]);
         let p = &wire.properties;
         assert_eq!(
             p.content_type().as_ref().map(|s| s.as_str()),

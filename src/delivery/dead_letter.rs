@@ -104,7 +104,7 @@ impl DeadLetter {
             .with_timestamp(u64::try_from(Utc::now().timestamp()).unwrap_or(0))
             .with_headers(headers);
         Wire {
-            body: self.raw.clone(),
+            body: self.raw.clone().into(),
             properties,
             tag,
             id: self.id(),

@@ -189,7 +189,7 @@ fn to_row(connector: &str, target: Target, routing_key: &ShortString, wire: &Wir
         routing_key: routing_key.to_string(),
         message_id: Some(*wire.id.as_bytes()),
         properties: serde_json::to_vec(&wire.properties).unwrap_or_default(),
-        body: wire.body.clone(),
+        body: wire.body.to_vec(),
     }
 }
 
@@ -222,7 +222,7 @@ fn from_row(seq: i64, row: outbox::Row) -> Option<Outgoing> {
         },
         routing_key: ShortString::from(row.routing_key),
         wire: Wire {
-            body: row.body,
+            body: row.body.into(),
             properties: properties.with_headers(headers),
             tag,
             id,

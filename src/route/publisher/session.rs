@@ -91,9 +91,7 @@ impl<'s> Session<'s> {
                 let Some(msg) = flow.queue.ready.pop_front() else {
                     break;
                 };
-                if let Err(reason) = self.publish(msg, flow).await {
-                    return SessionEnd::Lost(reason);
-                }
+                self.publish(msg, flow).await;
             }
             if flow.finished(rx) && self.unconfirmed.is_empty() {
                 return SessionEnd::Stopped;
@@ -131,11 +129,7 @@ impl<'s> Session<'s> {
                 () = flow.refill(), if refill => {}
                 msg = rx.recv(), if take => match msg {
                     Some(msg) if flow.spilling => flow.store_batch(msg, rx).await,
-                    Some(msg) => {
-                        if let Err(reason) = self.publish(msg, flow).await {
-                            return SessionEnd::Lost(reason);
-                        }
-                    }
+                    Some(msg) => self.publish(msg, flow).await,
                     None => flow.rx_closed = true,
                 },
             }
@@ -179,17 +173,20 @@ impl<'s> Session<'s> {
     }
 
     /// Publishes one message (or, when the receipts show the broker already has it, settles it
-    /// without publishing it again); on failure it goes back to the front of the queue.
-    pub(super) async fn publish(&mut self, msg: Outgoing, flow: &mut Flow) -> Result<(), String> {
+    /// without publishing it again).
+    pub(super) async fn publish(&mut self, msg: Outgoing, flow: &mut Flow) {
         if flow.known.remove(msg.wire.id.as_bytes()) {
             self.delivered(msg, flow);
             self.flush_confirmed(flow).await;
-            return Ok(());
+            return;
         }
-        self.send(msg, &mut flow.queue).await
+        self.send(msg);
     }
 
-    pub(super) async fn send(&mut self, msg: Outgoing, queue: &mut Queue) -> Result<(), String> {
+    /// Starts publishing `msg`: its frames are queued at once, in publish order, and its confirm
+    /// (or the error that ends the connection) comes back through `confirms`. Nothing here waits
+    /// for the socket, so a connection the broker blocks never stalls the session.
+    fn send(&mut self, msg: Outgoing) {
         let exchange = match msg.target {
             Target::Events => self.exchange.clone(),
             Target::DeadLetters => self.dead_letter_exchange.clone(),
@@ -199,29 +196,26 @@ impl<'s> Session<'s> {
             ..BasicPublishOptions::default()
         };
         let seq = msg.wire.tag;
-        let sent = self
-            .channel
-            .basic_publish(
-                exchange,
-                msg.routing_key.clone(),
-                options,
-                &msg.wire.body,
-                msg.wire.properties.clone(),
-            )
-            .await;
-        match sent {
-            Ok(confirm) => {
-                self.unconfirmed
-                    .insert(seq, (msg, crate::state::now_unix()));
-                self.confirms
-                    .push(Box::pin(async move { (seq, confirm.await) }));
-                Ok(())
-            }
-            Err(e) => {
-                queue.ready.push_front(msg);
-                Err(e.to_string())
-            }
+        let channel = self.channel.clone();
+        let routing_key = msg.routing_key.clone();
+        let body = msg.wire.body.clone();
+        let properties = msg.wire.properties.clone();
+        let mut publish: Confirm = Box::pin(async move {
+            let sent = channel
+                .basic_publish(exchange, routing_key, options, &body, properties)
+                .await;
+            let confirmed = match sent {
+                Ok(confirm) => confirm.await,
+                Err(e) => Err(e),
+            };
+            (seq, confirmed)
+        });
+        if let Some(done) = (&mut publish).now_or_never() {
+            publish = Box::pin(std::future::ready(done));
         }
+        self.unconfirmed
+            .insert(seq, (msg, crate::state::now_unix()));
+        self.confirms.push(publish);
     }
 
     /// Handles `first` and every other confirm already resolved with it.
