@@ -211,11 +211,16 @@ impl FileDrop {
     }
 }
 
-/// Watches `dir` for changes; a failure to watch is logged and the rescan carries on alone.
+/// Watches `dir` for changes (not mere reads); a failure to watch is logged and the rescan carries
+/// on alone.
 fn watch(dir: &Path, connector: &str) -> (Option<notify::RecommendedWatcher>, mpsc::Receiver<()>) {
     let (tx, rx) = mpsc::channel(1);
-    let watcher = notify::recommended_watcher(move |_event| {
-        let _ = tx.try_send(());
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // Opening and reading a file (the hub's own hashing and decoding) is no reason to rescan.
+        let access = matches!(&event, Ok(e) if matches!(e.kind, notify::EventKind::Access(_)));
+        if !access {
+            let _ = tx.try_send(());
+        }
     })
     .and_then(|mut w| w.watch(dir, RecursiveMode::NonRecursive).map(|()| w));
     match watcher {
