@@ -407,11 +407,6 @@ impl Hub {
 }
 
 impl Hub {
-    /// The process id of the hub.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Kills the hub with SIGKILL (no chance to clean up, as in a crash) and reaps it.
     pub fn kill9(mut self) {
         let _ = self.child.kill();
