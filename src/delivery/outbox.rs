@@ -204,10 +204,7 @@ fn from_row(seq: i64, row: outbox::Row) -> Option<Outgoing> {
             return None;
         }
     };
-    let mut headers = properties
-        .headers()
-        .clone()
-        .unwrap_or_default();
+    let mut headers = properties.headers().clone().unwrap_or_default();
     let tag = tag_headers(&mut headers);
     let id = row
         .message_id

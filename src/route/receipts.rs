@@ -64,7 +64,11 @@ impl Receipts {
 
     /// Ids of the messages the broker accepted since `since` (Unix seconds; `None`: since the start
     /// of the stream).
-    pub async fn present(&self, conn: &Connection, since: Option<i64>) -> Result<HashSet<Id>, String> {
+    pub async fn present(
+        &self,
+        conn: &Connection,
+        since: Option<i64>,
+    ) -> Result<HashSet<Id>, String> {
         let channel = conn.create_channel().await.map_err(|e| e.to_string())?;
         let result = self.read(&channel, since).await;
         let _ = channel.close(200, "receipts read".into()).await;
@@ -102,10 +106,12 @@ impl Receipts {
     }
 
     /// A consumer on the stream from `since`.
-    async fn consume(&self, channel: &Channel, since: Option<i64>) -> lapin::Result<lapin::Consumer> {
-        channel
-            .basic_qos(1000, BasicQosOptions::default())
-            .await?;
+    async fn consume(
+        &self,
+        channel: &Channel,
+        since: Option<i64>,
+    ) -> lapin::Result<lapin::Consumer> {
+        channel.basic_qos(1000, BasicQosOptions::default()).await?;
         let mut args = FieldTable::default();
         let offset = match since {
             Some(t) => AMQPValue::Timestamp(u64::try_from(t).unwrap_or(0)),

@@ -2,9 +2,9 @@
 //! canonical events, the durable dead-letter exchange with its bound durable queue, and the receipts
 //! stream when enabled.
 
+use super::receipts::Receipts;
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use super::receipts::Receipts;
 use lapin::{Channel, ExchangeKind};
 
 /// Names of what the hub declares (`[broker]` in `omnibus.toml`).

@@ -255,11 +255,12 @@ mod tests {
             }
         }
         assert_eq!(failed, 5);
-        let saved = store
-            .read(|c| positions::list(c, Some("c")))
-            .await
-            .unwrap();
-        assert_eq!(saved.len(), 45, "the failed writes' first statements were rolled back");
+        let saved = store.read(|c| positions::list(c, Some("c"))).await.unwrap();
+        assert_eq!(
+            saved.len(),
+            45,
+            "the failed writes' first statements were rolled back"
+        );
         assert!(store.is_healthy());
     }
 

@@ -215,9 +215,7 @@ impl FileJob<'_> {
                     raw: e.raw,
                 }));
             }
-            Err(
-                e @ (DecodeError::Header { line, .. } | DecodeError::Oversized { line, .. }),
-            ) => {
+            Err(e @ (DecodeError::Header { line, .. } | DecodeError::Oversized { line, .. })) => {
                 return Err(FileError::Unusable {
                     file: name.to_string(),
                     line,
