@@ -2,6 +2,7 @@
 
 pub mod event;
 pub mod id;
+pub mod schema;
 pub mod wire;
 
 pub use event::Event;
