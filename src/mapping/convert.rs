@@ -208,7 +208,11 @@ fn read_rfc3339(text: &str, tz: Option<Tz>) -> Result<DateTime<FixedOffset>, Str
 }
 
 /// Places a naive time in `tz`; in a daylight-saving overlap the earlier instant is taken.
-fn localize(naive: NaiveDateTime, tz: Tz, text: &str) -> Result<DateTime<FixedOffset>, String> {
+pub(super) fn localize(
+    naive: NaiveDateTime,
+    tz: Tz,
+    text: &str,
+) -> Result<DateTime<FixedOffset>, String> {
     match tz.from_local_datetime(&naive) {
         LocalResult::Single(dt) | LocalResult::Ambiguous(dt, _) => Ok(dt.fixed_offset()),
         LocalResult::None => Err(format!(
