@@ -187,8 +187,8 @@ fn decode_pass(dir: &Path, mapping: &Mapping, path: &Path, wire: bool) -> (usize
     let mut done = 0usize;
     for item in omnibus::format::decode(&spec.format, file, "bench".into(), "decode.csv".into()) {
         let record = item.expect("every generated row decodes");
-        let bound = binder.bind(&record.columns).expect("bind");
-        let mapped = bound.eval(&record).expect("maps").expect("kept");
+        let bound = binder.bind(&record).expect("bind");
+        let mapped = bound.eval(&record).expect("maps").pop().expect("kept");
         let event = emitter.event(mapped, record.origin.clone(), &time);
         if wire {
             let encoded =
@@ -341,9 +341,15 @@ impl HubRun {
         let path = self.dir.join("spool/input.csv");
         generate(&path, rows);
         let emitter = self.emitter(mapping);
+        let schemas = omnibus::canonical::schema::Schemas::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas"),
+        )
+        .expect("the repository's schemas load");
+        let schema = mapping.schema_in(&schemas).expect("the mapping's schema");
         let job = FileJob {
             format: &self.spec.format,
             mapping,
+            schema: Some(&schema),
             emitter: &emitter,
             publisher: &self.publisher,
             store: &self.store,
@@ -436,10 +442,11 @@ fn sample_message(
     );
     let record = records.next().expect("one record").expect("decodes");
     let mapped = mapping
-        .bind(&record.columns)
+        .bind(record.columns().expect("a row"))
         .expect("bind")
         .eval(&record)
         .expect("maps")
+        .pop()
         .expect("kept");
     let event = emitter.event(
         mapped,

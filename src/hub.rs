@@ -2,6 +2,7 @@
 //! supervised task per connector, keeps a failing connector
 //! from stopping the others (it is restarted with backoff), and stops everything on cancellation.
 
+use crate::canonical::schema::{Schema, Schemas};
 use crate::config::connector::{ConnectorSpec, SourceSpec};
 use crate::config::hub::{DeliveryConfig, HubConfig};
 use crate::connector::emit::Emitter;
@@ -51,6 +52,9 @@ pub enum HubError {
     Lock(#[from] LockError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The schemas folder has problems: no event could be checked.
+    #[error("the schemas folder has errors:\n{}", .0.join("\n"))]
+    Schemas(Vec<String>),
 }
 
 /// What every connector task shares.
@@ -69,6 +73,7 @@ pub async fn run(
     connectors: Vec<ConnectorSpec>,
     cancel: CancellationToken,
 ) -> Result<(), HubError> {
+    let schemas = Schemas::load(&hub.paths.schemas).map_err(HubError::Schemas)?;
     let _lock = HubLock::acquire(&hub.state.dir)?;
     let store = Store::open(&hub.state.dir)?;
     tracing::info!(store = %store.path().display(), "state store open");
@@ -87,18 +92,19 @@ pub async fn run(
     let tracker = TaskTracker::new();
     let mut started = 0;
     for spec in connectors {
-        match Mapping::load(&hub.paths.mappings.join(format!("{}.toml", spec.mapping))) {
-            Ok(mapping) => {
+        match Mapping::load_checked(&hub.paths.mappings, &spec.mapping, &schemas) {
+            Ok((mapping, schema)) => {
                 started += 1;
+                let mapped = (Arc::new(mapping), schema);
                 tracker.spawn(supervise(
                     Arc::new(spec),
-                    Arc::new(mapping),
+                    mapped,
                     shared.clone(),
                     cancel.clone(),
                 ));
             }
-            Err(diagnostics) => {
-                tracing::error!(connector = %spec.id, "connector not started; its mapping has errors:\n{diagnostics}");
+            Err(problem) => {
+                tracing::error!(connector = %spec.id, "connector not started; {problem}");
             }
         }
     }
@@ -138,10 +144,13 @@ async fn prune_dedupe(store: Store, delivery: DeliveryConfig, cancel: Cancellati
     }
 }
 
+/// A connector's mapping and the schema its events are checked against.
+type Mapped = (Arc<Mapping>, Arc<Schema>);
+
 /// Runs one connector, restarting it with backoff when it fails or panics.
 async fn supervise(
     spec: Arc<ConnectorSpec>,
-    mapping: Arc<Mapping>,
+    mapping: Mapped,
     shared: Shared,
     cancel: CancellationToken,
 ) {
@@ -149,7 +158,7 @@ async fn supervise(
     while !cancel.is_cancelled() {
         let task = tokio::spawn(run_connector(
             Arc::clone(&spec),
-            Arc::clone(&mapping),
+            (Arc::clone(&mapping.0), Arc::clone(&mapping.1)),
             shared.clone(),
             cancel.clone(),
         ));
@@ -169,7 +178,7 @@ async fn supervise(
 
 async fn run_connector(
     spec: Arc<ConnectorSpec>,
-    mapping: Arc<Mapping>,
+    (mapping, schema): Mapped,
     shared: Shared,
     cancel: CancellationToken,
 ) -> Result<(), String> {
@@ -179,6 +188,7 @@ async fn run_connector(
             source: source.clone(),
             spec: Arc::clone(&spec),
             mapping,
+            schema,
             emitter,
             publisher: shared.publisher,
             store: shared.store,

@@ -2,11 +2,12 @@
 //! event, or the reason it would be dead-lettered, exactly as the running hub would produce them.
 
 use crate::canonical::event::EventTime;
+use crate::canonical::schema::Schema;
 use crate::config::connector::ConnectorSpec;
 use crate::connector::emit::Emitter;
 use crate::format::record::Origin;
 use crate::format::{self, DecodeError};
-use crate::mapping::{Binder, Mapping};
+use crate::mapping::{Mapper, Mapping, Outcome, Unit};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,62 +16,74 @@ use std::sync::Arc;
 pub enum Previewed {
     /// The event in CloudEvents structured JSON.
     Event(Vec<u8>),
-    /// Filtered out by the mapping's `when`.
-    Filtered,
+    /// Filtered out by the mapping's `when` (the record, or the first row of its group).
+    Filtered { origin: Origin },
     /// The record would be dead-lettered.
     Failed { origin: Origin, reason: String },
 }
 
-/// Decodes and maps `path` with the connector's format and mapping, calling `each` per record.
-/// A file-level problem (unreadable, unusable header) is returned as an error.
+/// Decodes and maps `path` with the connector's format and mapping (checking events against
+/// `schema`), calling `each` per event, filtered record or failure. A file-level problem
+/// (unreadable, unusable header, a column the mapping reads is missing) is returned as an error.
 pub fn preview_file(
     spec: &ConnectorSpec,
     mapping: &Mapping,
+    schema: Option<&Arc<Schema>>,
     path: &Path,
     mut each: impl FnMut(Previewed),
 ) -> Result<(), String> {
     let emitter = Emitter::new(spec, mapping.event_type()).map_err(|e| e.to_string())?;
     let name: Arc<str> = path.display().to_string().into();
     let file = std::fs::File::open(path).map_err(|e| format!("{name}: {e}"))?;
-    let mut binder = Binder::new(mapping);
+    let mut mapper = Mapper::new(mapping, schema.cloned());
     let time = EventTime::now();
+    let mut units = Vec::new();
     for item in format::decode(
         &spec.format,
         file,
         emitter.connector().clone(),
         name.clone(),
     ) {
-        let record = match item {
-            Ok(record) => record,
-            Err(DecodeError::Record(e)) => {
-                each(Previewed::Failed {
-                    origin: e.origin,
-                    reason: e.reason,
-                });
-                continue;
-            }
+        let item = match item {
+            Ok(record) => Ok(record),
+            Err(DecodeError::Record(e)) => Err(e),
             Err(other) => return Err(format!("{name}: {other}")),
         };
-        let mapping = binder
-            .bind(&record.columns)
+        mapper
+            .push(item, &mut units)
             .map_err(|e| format!("{name}: {e}"))?;
-        each(match mapping.eval(&record) {
-            Ok(None) => Previewed::Filtered,
-            Ok(Some(mapped)) => {
-                let event = emitter.event(mapped, record.origin.clone(), &time);
-                match event.to_structured_json() {
+        units
+            .drain(..)
+            .for_each(|unit| report(unit, &emitter, &time, &mut each));
+    }
+    mapper.finish(&mut units);
+    units
+        .drain(..)
+        .for_each(|unit| report(unit, &emitter, &time, &mut each));
+    Ok(())
+}
+
+/// Calls `each` for a unit's events, or its filtering or failure.
+fn report(unit: Unit, emitter: &Emitter, time: &EventTime, each: &mut impl FnMut(Previewed)) {
+    match unit.outcome {
+        Outcome::Events(events) if events.is_empty() => each(Previewed::Filtered {
+            origin: unit.origin,
+        }),
+        Outcome::Events(events) => {
+            for mapped in events {
+                let event = emitter.event(mapped, unit.origin.clone(), time);
+                each(match event.to_structured_json() {
                     Ok(json) => Previewed::Event(json),
                     Err(e) => Previewed::Failed {
-                        origin: record.origin,
+                        origin: unit.origin.clone(),
                         reason: e.to_string(),
                     },
-                }
+                });
             }
-            Err(e) => Previewed::Failed {
-                origin: record.origin,
-                reason: e.to_string(),
-            },
-        });
+        }
+        Outcome::Failed(failure) => each(Previewed::Failed {
+            origin: unit.origin,
+            reason: failure.reason,
+        }),
     }
-    Ok(())
 }

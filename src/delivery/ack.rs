@@ -41,9 +41,12 @@ struct Progress {
 }
 
 impl Progress {
-    fn push(&mut self, tokens: u32) -> u64 {
+    /// Adds `items` items, each with `tokens` open tokens; returns the first one's ordinal.
+    fn push(&mut self, tokens: u32, items: u64) -> u64 {
         let ordinal = self.done + self.open.len() as u64;
-        self.open.push_back(tokens);
+        for _ in 0..items {
+            self.open.push_back(tokens);
+        }
         self.advance();
         ordinal
     }
@@ -137,17 +140,30 @@ impl Batch {
 
     /// A token for the next item's event.
     pub fn token(&self) -> AckToken {
+        self.token_spanning(1)
+    }
+
+    /// One token for the next `items` items (a group of rows that makes one event): they are
+    /// settled together.
+    pub fn token_spanning(&self, items: u64) -> AckToken {
         self.state.pending.fetch_add(1, Ordering::AcqRel);
-        let ordinal = self.progress(|p| p.push(1));
+        let items = items.max(1);
+        let ordinal = self.progress(|p| p.push(1, items));
         AckToken {
             state: Some(Arc::clone(&self.state)),
             ordinal,
+            span: items,
         }
     }
 
     /// Counts the next item as settled at once (filtered out, or already delivered).
     pub fn skip(&self) {
-        self.progress(|p| p.push(0));
+        self.skip_many(1);
+    }
+
+    /// Counts the next `items` items as settled at once.
+    pub fn skip_many(&self, items: u64) {
+        self.progress(|p| p.push(0, items));
     }
 
     /// Items settled from the start without a gap.
@@ -199,7 +215,10 @@ fn progress<T>(state: &State, f: impl FnOnce(&mut Progress) -> T) -> T {
 #[derive(Debug)]
 pub struct AckToken {
     state: Option<Arc<State>>,
+    /// The first item it stands for.
     ordinal: u64,
+    /// How many consecutive items it stands for.
+    span: u64,
 }
 
 impl AckToken {
@@ -209,11 +228,12 @@ impl AckToken {
         let state = self.state.as_ref().map(Arc::clone);
         if let Some(state) = &state {
             state.pending.fetch_add(1, Ordering::AcqRel);
-            progress(state, |p| p.add_token(self.ordinal));
+            progress(state, |p| self.items().for_each(|o| p.add_token(o)));
         }
         AckToken {
             state,
             ordinal: self.ordinal,
+            span: self.span,
         }
     }
 
@@ -226,9 +246,13 @@ impl AckToken {
                 Settlement::Stored => &state.stored,
             };
             counter.fetch_add(1, Ordering::AcqRel);
-            progress(&state, |p| p.settle(self.ordinal));
+            progress(&state, |p| self.items().for_each(|o| p.settle(o)));
             release(&state);
         }
+    }
+
+    fn items(&self) -> std::ops::Range<u64> {
+        self.ordinal..self.ordinal + self.span
     }
 }
 
@@ -338,6 +362,29 @@ mod tests {
                 done: 14
             }
         );
+    }
+
+    #[tokio::test]
+    async fn a_spanning_token_settles_its_items_together() {
+        let batch = Batch::new();
+        batch.skip_many(2);
+        let group = batch.token_spanning(3);
+        let also = group.also();
+        let after = batch.token();
+        after.settle(Settlement::Confirmed);
+        assert_eq!(batch.done(), 2);
+        group.settle(Settlement::Confirmed);
+        assert_eq!(batch.done(), 2);
+        also.settle(Settlement::Confirmed);
+        assert_eq!(batch.done(), 6);
+        assert!(matches!(
+            batch.seal().await,
+            BatchOutcome::Settled {
+                confirmed: 3,
+                done: 6,
+                ..
+            }
+        ));
     }
 
     #[tokio::test]

@@ -15,6 +15,8 @@ use std::fmt;
 pub enum Stage {
     Decode,
     Map,
+    /// The event did not conform to its schema.
+    Validate,
     Encode,
 }
 
@@ -23,6 +25,7 @@ impl fmt::Display for Stage {
         f.write_str(match self {
             Stage::Decode => "decode",
             Stage::Map => "map",
+            Stage::Validate => "validate",
             Stage::Encode => "encode",
         })
     }

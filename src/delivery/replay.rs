@@ -9,13 +9,14 @@
 
 use crate::canonical::Event;
 use crate::canonical::event::EventTime;
+use crate::canonical::schema::Schema;
 use crate::config::connector::{ConnectorSpec, CsvColumns, CsvSpec, FormatSpec};
 use crate::connector::emit::Emitter;
 use crate::delivery::ack::AckToken;
 use crate::delivery::dead_letter::Stage;
-use crate::format::record::{Columns, Origin, Record};
+use crate::format::record::{Body, Columns, Origin, Record};
 use crate::format::{self, DecodeError};
-use crate::mapping::Mapping;
+use crate::mapping::{FailStage, Mapper, Mapping, Outcome};
 use crate::route::Outgoing;
 use crate::route::router::RouteError;
 use crate::state::dead_letters::Letter;
@@ -41,15 +42,22 @@ impl fmt::Display for Failure {
 pub struct Replayer {
     format: FormatSpec,
     mapping: Mapping,
+    schema: Option<Arc<Schema>>,
     emitter: Emitter,
 }
 
 impl Replayer {
-    pub fn new(spec: &ConnectorSpec, mapping: Mapping) -> Result<Self, RouteError> {
+    /// `schema`: the schema of the mapping's event type, which replayed events must conform to.
+    pub fn new(
+        spec: &ConnectorSpec,
+        mapping: Mapping,
+        schema: Option<Arc<Schema>>,
+    ) -> Result<Self, RouteError> {
         Ok(Self {
             format: spec.format.clone(),
             emitter: Emitter::new(spec, mapping.event_type())?,
             mapping,
+            schema,
         })
     }
 
@@ -58,23 +66,44 @@ impl Replayer {
         &self.mapping
     }
 
-    /// The letter's event under the current mapping; `None` when the mapping filters it out. The
-    /// event's time is when the record first failed, close to when the hub first took it.
-    pub fn event(&self, letter: &Letter) -> Result<Option<Event>, Failure> {
-        let record = self.record(letter)?;
-        let bound = self
-            .mapping
-            .bind(&record.columns)
-            .map_err(|e| failure(Stage::Map, e))?;
-        let Some(mapped) = bound.eval(&record).map_err(|e| failure(Stage::Map, e))? else {
-            return Ok(None);
+    /// The letter's events under the current mapping (several with `split`); none when the
+    /// mapping filters it out. The events' time is when the record first failed, close to when
+    /// the hub first took it.
+    pub fn events(&self, letter: &Letter) -> Result<Vec<Event>, Failure> {
+        let records = self.records(letter)?;
+        let mut mapper = Mapper::new(&self.mapping, self.schema.clone());
+        let mut units = Vec::new();
+        for record in records {
+            mapper
+                .push(Ok(record), &mut units)
+                .map_err(|e| failure(Stage::Map, e))?;
+        }
+        mapper.finish(&mut units);
+        let unit = match (units.pop(), units.is_empty()) {
+            (Some(unit), true) => unit,
+            _ => {
+                return Err(failure(
+                    Stage::Decode,
+                    "the letter's records no longer make one unit (check `[group]`)",
+                ));
+            }
         };
         let time = chrono::DateTime::from_timestamp(letter.first_at, 0).unwrap_or_default();
-        Ok(Some(self.emitter.event(
-            mapped,
-            record.origin,
-            &EventTime::new(time),
-        )))
+        let time = EventTime::new(time);
+        match unit.outcome {
+            Outcome::Events(mapped) => Ok(mapped
+                .into_iter()
+                .map(|m| self.emitter.event(m, unit.origin.clone(), &time))
+                .collect()),
+            Outcome::Failed(f) => Err(failure(
+                match f.stage {
+                    FailStage::Decode => Stage::Decode,
+                    FailStage::Map => Stage::Map,
+                    FailStage::Validate => Stage::Validate,
+                },
+                f.reason,
+            )),
+        }
     }
 
     /// The message that publishes `event`, settling `ack` once confirmed.
@@ -84,8 +113,8 @@ impl Replayer {
             .map_err(|e| failure(Stage::Encode, e))
     }
 
-    /// The letter's record: from its decoded form, or its raw bytes decoded again.
-    fn record(&self, letter: &Letter) -> Result<Record, Failure> {
+    /// The letter's records: from its decoded form, or its raw bytes decoded again.
+    fn records(&self, letter: &Letter) -> Result<Vec<Record>, Failure> {
         let decoded = match letter.decoded.as_deref() {
             Some(json) => Some(Decoded::parse(json).map_err(|e| {
                 failure(
@@ -96,7 +125,11 @@ impl Replayer {
             None => None,
         };
         match decoded {
-            Some(Decoded::Record(fields)) => Ok(record_of(fields, &self.format, letter)),
+            Some(Decoded::Record(fields)) => Ok(vec![record_of(fields, &self.format, letter)]),
+            Some(Decoded::Tree(tree)) => Ok(vec![Record {
+                origin: origin_of(letter),
+                body: Body::Tree(tree),
+            }]),
             Some(Decoded::Header(names)) => decode_raw(&self.format, Some(names), letter),
             None => decode_raw(&self.format, None, letter),
         }
@@ -129,20 +162,21 @@ fn origin_of(letter: &Letter) -> Origin {
 fn record_of(fields: Vec<(String, String)>, format: &FormatSpec, letter: &Letter) -> Record {
     let FormatSpec::Csv(spec) = format;
     let (names, values): (Vec<String>, Vec<String>) = fields.into_iter().unzip();
-    Record {
-        origin: origin_of(letter),
-        columns: Arc::new(Columns::new(names, spec.delimiter)),
-        row: csv::StringRecord::from(values),
-    }
+    Record::row(
+        origin_of(letter),
+        Arc::new(Columns::new(names, spec.delimiter)),
+        csv::StringRecord::from(values),
+    )
 }
 
-/// Decodes a letter's raw bytes (UTF-8: they were stored after charset decoding) as one record of
-/// the connector's current format, with the columns it names or else the input's stored header.
+/// Decodes a letter's raw bytes (UTF-8: they were stored after charset decoding) as records of
+/// the connector's current format (one, or a group's rows), with the columns it names or else the
+/// input's stored header.
 fn decode_raw(
     format: &FormatSpec,
     header: Option<Vec<String>>,
     letter: &Letter,
-) -> Result<Record, Failure> {
+) -> Result<Vec<Record>, Failure> {
     let FormatSpec::Csv(csv) = format;
     let names = match (&csv.columns, header) {
         (CsvColumns::Named(names), _) => names.clone(),
@@ -162,31 +196,38 @@ fn decode_raw(
         ..csv.clone()
     });
     let origin = origin_of(letter);
-    let mut records = format::decode(
+    let records = format::decode(
         &spec,
         letter.raw.as_slice(),
         Arc::clone(&origin.connector),
         Arc::clone(&origin.file),
     );
-    match (records.next(), records.next()) {
-        (Some(Ok(mut record)), None) => {
-            record.origin = origin;
-            Ok(record)
+    let mut out = Vec::new();
+    for (n, item) in records.enumerate() {
+        match item {
+            Ok(mut record) => {
+                record.origin = Origin {
+                    line: origin.line + n as u64,
+                    ..origin.clone()
+                };
+                out.push(record);
+            }
+            Err(DecodeError::Record(e)) => return Err(failure(Stage::Decode, e.reason)),
+            Err(e) => return Err(failure(Stage::Decode, e)),
         }
-        (Some(Ok(_)), Some(_)) => Err(failure(
-            Stage::Decode,
-            "the raw bytes hold more than one record",
-        )),
-        (Some(Err(DecodeError::Record(e))), _) => Err(failure(Stage::Decode, e.reason)),
-        (Some(Err(e)), _) => Err(failure(Stage::Decode, e)),
-        (None, _) => Err(failure(Stage::Decode, "the raw bytes hold no record")),
     }
+    if out.is_empty() {
+        return Err(failure(Stage::Decode, "the raw bytes hold no record"));
+    }
+    Ok(out)
 }
 
-/// The stored `decoded` column: a record (column → value, in stored order) or an input's header.
+/// The stored `decoded` column: a flat record (column → value, in stored order), a nested one,
+/// or an input's header.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decoded {
     Record(Vec<(String, String)>),
+    Tree(serde_json::Value),
     Header(Vec<String>),
 }
 
@@ -195,7 +236,10 @@ impl Decoded {
         let mut de = serde_json::Deserializer::from_str(json);
         let decoded = de.deserialize_any(DecodedVisitor)?;
         de.end()?;
-        Ok(decoded)
+        match decoded {
+            Decoded::Tree(_) => serde_json::from_str(json).map(Decoded::Tree),
+            flat => Ok(flat),
+        }
     }
 }
 
@@ -210,10 +254,16 @@ impl<'de> Visitor<'de> for DecodedVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Decoded, A::Error> {
         let mut fields = Vec::new();
+        let mut nested = false;
         while let Some((name, value)) = map.next_entry::<String, serde_json::Value>()? {
+            nested |= value.is_object() || value.is_array();
             fields.push((name, text_of(value)));
         }
-        Ok(Decoded::Record(fields))
+        Ok(if nested {
+            Decoded::Tree(serde_json::Value::Null)
+        } else {
+            Decoded::Record(fields)
+        })
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Decoded, A::Error> {
@@ -257,7 +307,7 @@ mod tests {
         std::fs::write(&file, text).unwrap();
         let spec = crate::config::load::load_connector(&file, dir.path()).unwrap();
         let mapping = Mapping::load(&dir.path().join("items.toml")).unwrap();
-        Replayer::new(&spec, mapping).unwrap()
+        Replayer::new(&spec, mapping, None).unwrap()
     }
 
     fn letter(raw: &[u8], decoded: Option<&str>) -> Letter {
@@ -289,9 +339,9 @@ mod tests {
     fn a_decoded_record_is_mapped_again_with_its_origin_and_first_failure_time() {
         let r = replayer(HEADER);
         let event = r
-            .event(&letter(b"", Some(r#"{"sku":"A1","qty":"3"}"#)))
+            .events(&letter(b"", Some(r#"{"sku":"A1","qty":"3"}"#)))
             .unwrap()
-            .unwrap();
+            .remove(0);
         assert_eq!(data(&event), serde_json::json!({"sku": "A1", "qty": 3}));
         assert_eq!(event.origin.to_string(), "/in/a.txt:7");
         assert_eq!(event.origin.offset, 90);
@@ -302,11 +352,11 @@ mod tests {
     fn a_record_the_mapping_still_rejects_fails_at_the_map_stage() {
         let r = replayer(HEADER);
         let failure = r
-            .event(&letter(b"", Some(r#"{"sku":"A1","qty":"x"}"#)))
+            .events(&letter(b"", Some(r#"{"sku":"A1","qty":"x"}"#)))
             .unwrap_err();
         assert_eq!(failure.stage, Stage::Map);
         assert!(failure.reason.contains("qty"), "{failure}");
-        let missing = r.event(&letter(b"", Some(r#"{"qty":"1"}"#))).unwrap_err();
+        let missing = r.events(&letter(b"", Some(r#"{"qty":"1"}"#))).unwrap_err();
         assert_eq!(missing.stage, Stage::Map);
     }
 
@@ -314,14 +364,14 @@ mod tests {
     fn raw_bytes_are_decoded_again_with_the_stored_header_or_the_named_columns() {
         let r = replayer(HEADER);
         let event = r
-            .event(&letter("B2|5\n".as_bytes(), Some(r#"["sku","qty"]"#)))
+            .events(&letter("B2|5\n".as_bytes(), Some(r#"["sku","qty"]"#)))
             .unwrap()
-            .unwrap();
+            .remove(0);
         assert_eq!(data(&event), serde_json::json!({"sku": "B2", "qty": 5}));
         let event = replayer("columns = [\"sku\", \"qty\"]")
-            .event(&letter("货号|6\n".as_bytes(), None))
+            .events(&letter("货号|6\n".as_bytes(), None))
             .unwrap()
-            .unwrap();
+            .remove(0);
         assert_eq!(data(&event)["sku"], "货号");
     }
 
@@ -329,16 +379,16 @@ mod tests {
     fn raw_bytes_that_still_do_not_decode_fail_at_the_decode_stage() {
         let r = replayer(HEADER);
         let short = r
-            .event(&letter(b"B2\n", Some(r#"["sku","qty"]"#)))
+            .events(&letter(b"B2\n", Some(r#"["sku","qty"]"#)))
             .unwrap_err();
         assert_eq!(short.stage, Stage::Decode);
         assert_eq!(short.reason, "expected 2 fields, found 1");
-        let unnamed = r.event(&letter(b"B2|5\n", None)).unwrap_err();
+        let unnamed = r.events(&letter(b"B2|5\n", None)).unwrap_err();
         assert!(unnamed.reason.contains("columns = [...]"), "{unnamed}");
         let two = r
-            .event(&letter(b"B2|5\nC3|6\n", Some(r#"["sku","qty"]"#)))
+            .events(&letter(b"B2|5\nC3|6\n", Some(r#"["sku","qty"]"#)))
             .unwrap_err();
-        assert!(two.reason.contains("more than one record"), "{two}");
+        assert!(two.reason.contains("one unit"), "{two}");
     }
 
     #[test]

@@ -283,16 +283,13 @@ impl<R: Read> CsvDecoder<R> {
             row.fields -= 1;
         }
         let invalid = self.invalid_bytes();
-        let record = Record {
-            origin: Origin {
-                connector: Arc::clone(&self.connector),
-                file: Arc::clone(&self.file),
-                line: row.line,
-                offset: row.offset,
-            },
-            row: self.string_record(&row),
-            columns,
+        let origin = Origin {
+            connector: Arc::clone(&self.connector),
+            file: Arc::clone(&self.file),
+            line: row.line,
+            offset: row.offset,
         };
+        let fields = self.string_record(&row);
         let reason = match invalid {
             Some(reason) => reason,
             None if row.unclosed_quote => format!(
@@ -300,18 +297,17 @@ impl<R: Read> CsvDecoder<R> {
                  {}, was read into it",
                 row.line
             ),
-            None if record.row.len() == record.columns.len() => return Ok(record),
-            None => format!(
-                "expected {} fields, found {}",
-                record.columns.len(),
-                record.row.len()
-            ),
+            None if fields.len() == columns.len() => {
+                return Ok(Record::row(origin, columns, fields));
+            }
+            None => format!("expected {} fields, found {}", columns.len(), fields.len()),
         };
+        let record = Record::row(origin, columns, fields);
         Err(DecodeError::Record(RecordError {
             raw: record.raw(),
+            columns: record.columns().cloned(),
             origin: record.origin,
             reason,
-            columns: Some(record.columns),
         }))
     }
 
@@ -400,6 +396,7 @@ fn header_names(fields: &csv::StringRecord) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::record::Body;
     use encoding_rs::{BIG5, Encoding, GBK, SHIFT_JIS, UTF_8, WINDOWS_1252};
     use std::io;
 
@@ -418,7 +415,10 @@ mod tests {
     }
 
     fn fields(record: &Record) -> Vec<&str> {
-        record.row.iter().collect()
+        match &record.body {
+            Body::Row { row, .. } => row.iter().collect(),
+            Body::Tree(_) => panic!("expected a row"),
+        }
     }
 
     fn ok(item: &Result<Record, DecodeError>) -> &Record {
@@ -448,7 +448,7 @@ mod tests {
         let items = decode(&spec(UTF_8, b','), input);
         assert_eq!(items.len(), 1);
         let record = ok(&items[0]);
-        assert_eq!(record.columns.names(), ["id", "name"]);
+        assert_eq!(record.columns().unwrap().names(), ["id", "name"]);
         assert_eq!(fields(record), ["1", "café"]);
         assert_eq!(record.origin.line, 2);
         assert_eq!(record.origin.offset, 11);
@@ -465,7 +465,7 @@ mod tests {
         assert!(input.iter().filter(|&&b| b == b'|').count() > 3);
         let items = decode(&spec(GBK, b'|'), &input);
         assert_eq!(items.len(), 2);
-        assert_eq!(ok(&items[0]).columns.names(), ["编号", "姓名"]);
+        assert_eq!(ok(&items[0]).columns().unwrap().names(), ["编号", "姓名"]);
         assert_eq!(fields(ok(&items[0])), ["1", "和珅"]);
         assert_eq!(fields(ok(&items[1])), ["2", "亅"]);
         assert_eq!(ok(&items[1]).origin.line, 3);
@@ -480,7 +480,7 @@ mod tests {
         assert!(input.contains(&b'\\'), "功 and 許 have 0x5C trail bytes");
         let items = decode(&spec(BIG5, b','), &input);
         assert_eq!(items.len(), 2);
-        assert_eq!(ok(&items[0]).columns.names(), ["品名", "數量"]);
+        assert_eq!(ok(&items[0]).columns().unwrap().names(), ["品名", "數量"]);
         assert_eq!(fields(ok(&items[0])), ["功夫", "1"]);
         assert_eq!(fields(ok(&items[1])), ["許可", "2"]);
     }
@@ -584,7 +584,7 @@ mod tests {
         let items = decode(&spec, input);
         assert_eq!(items.len(), 1);
         let record = ok(&items[0]);
-        assert_eq!(record.columns.names(), ["id", "qty"]);
+        assert_eq!(record.columns().unwrap().names(), ["id", "qty"]);
         assert_eq!(record.origin.line, 5);
         assert_eq!(record.origin.offset, offset_of(input, b"1,2"));
     }
@@ -596,14 +596,17 @@ mod tests {
         spec.skip_lines = 1;
         let items = decode(&spec, b"banner\n1\t2\n3\t4");
         assert_eq!(items.len(), 2);
-        assert_eq!(ok(&items[0]).columns.names(), ["a", "b"]);
+        assert_eq!(ok(&items[0]).columns().unwrap().names(), ["a", "b"]);
         assert_eq!(fields(ok(&items[0])), ["1", "2"]);
         assert_eq!(
             (ok(&items[0]).origin.line, ok(&items[1]).origin.line),
             (2, 3)
         );
         assert_eq!(fields(ok(&items[1])), ["3", "4"]);
-        assert!(Arc::ptr_eq(&ok(&items[0]).columns, &ok(&items[1]).columns));
+        assert!(Arc::ptr_eq(
+            ok(&items[0]).columns().unwrap(),
+            ok(&items[1]).columns().unwrap()
+        ));
     }
 
     #[test]
@@ -677,7 +680,7 @@ mod tests {
     #[test]
     fn header_names_are_trimmed() {
         let items = decode(&spec(UTF_8, b','), b" id ,\tname \n1,x\n");
-        assert_eq!(ok(&items[0]).columns.names(), ["id", "name"]);
+        assert_eq!(ok(&items[0]).columns().unwrap().names(), ["id", "name"]);
     }
 
     #[test]
@@ -687,7 +690,7 @@ mod tests {
         let rows: Vec<_> = got
             .iter()
             .map(|r| match r {
-                Ok(r) => r.row.iter().collect::<Vec<_>>().join(","),
+                Ok(r) => fields(r).join(","),
                 Err(e) => e.to_string(),
             })
             .collect();
@@ -757,8 +760,8 @@ mod tests {
         let items = decode(&spec(UTF_8, b','), input.as_bytes());
         assert_eq!(items.len(), 1);
         let record = ok(&items[0]);
-        assert_eq!(record.row.len(), 300);
-        assert_eq!(record.get(299), Some(long.as_str()));
+        assert_eq!(fields(record).len(), 300);
+        assert_eq!(fields(record)[299], long.as_str());
     }
 
     #[test]

@@ -53,52 +53,90 @@ impl Columns {
     }
 }
 
-/// One decoded record: a flat row of named text fields.
+/// One decoded record: a flat row of named text fields, or a tree (XML, JSON, EDIFACT, a group of
+/// rows).
 #[derive(Debug, Clone)]
 pub struct Record {
     pub origin: Origin,
-    pub columns: Arc<Columns>,
-    pub row: csv::StringRecord,
+    pub body: Body,
+}
+
+/// What a record holds.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// A flat row; its columns are shared by every row of one file.
+    Row {
+        columns: Arc<Columns>,
+        row: csv::StringRecord,
+    },
+    /// A nested value; leaves are usually strings.
+    Tree(serde_json::Value),
 }
 
 impl Record {
-    /// Value of the column at `index`, if the row has it.
-    pub fn get(&self, index: usize) -> Option<&str> {
-        self.row.get(index)
+    /// A flat record.
+    pub fn row(origin: Origin, columns: Arc<Columns>, row: csv::StringRecord) -> Self {
+        Self {
+            origin,
+            body: Body::Row { columns, row },
+        }
     }
 
-    /// The record as a JSON object of column → value in column order (columns the row lacks are
-    /// left out), for the dead-letter index.
+    /// The columns of a flat record.
+    pub fn columns(&self) -> Option<&Arc<Columns>> {
+        match &self.body {
+            Body::Row { columns, .. } => Some(columns),
+            Body::Tree(_) => None,
+        }
+    }
+
+    /// The record as JSON: a flat row as an object of column → value in column order (columns the
+    /// row lacks are left out), a tree as it is. For the dead-letter index.
     pub fn to_json(&self) -> String {
-        let mut out = String::from("{");
-        for (n, (name, value)) in self.columns.names().iter().zip(self.row.iter()).enumerate() {
-            if n > 0 {
-                out.push(',');
-            }
-            out.push_str(&serde_json::Value::from(name.as_str()).to_string());
-            out.push(':');
-            out.push_str(&serde_json::Value::from(value).to_string());
+        match &self.body {
+            Body::Row { columns, row } => row_json(columns, row),
+            Body::Tree(tree) => tree.to_string(),
         }
-        out.push('}');
-        out
     }
 
-    /// The record re-encoded as one delimited line (UTF-8), for dead letters and reports.
+    /// The record as one line of text (UTF-8) for dead letters and reports: a flat row re-encoded
+    /// with its file's delimiter, a tree as JSON.
     pub fn raw(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        {
-            let mut writer = csv::WriterBuilder::new()
-                .delimiter(self.columns.delimiter)
-                .terminator(csv::Terminator::Any(b'\n'))
-                .from_writer(&mut out);
-            // Writing into a Vec cannot fail for I/O reasons; a failure here would only drop the
-            // raw copy, never the record, so it is reported as an empty raw copy.
-            if writer.write_record(&self.row).is_err() {
-                return Vec::new();
-            }
+        match &self.body {
+            Body::Row { columns, row } => row_line(columns, row),
+            Body::Tree(tree) => tree.to_string().into_bytes(),
         }
-        out
     }
+}
+
+fn row_json(columns: &Columns, row: &csv::StringRecord) -> String {
+    let mut out = String::from("{");
+    for (n, (name, value)) in columns.names().iter().zip(row.iter()).enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::Value::from(name.as_str()).to_string());
+        out.push(':');
+        out.push_str(&serde_json::Value::from(value).to_string());
+    }
+    out.push('}');
+    out
+}
+
+fn row_line(columns: &Columns, row: &csv::StringRecord) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut writer = csv::WriterBuilder::new()
+            .delimiter(columns.delimiter)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(&mut out);
+        // Writing into a Vec cannot fail for I/O reasons; a failure here would only drop the
+        // raw copy, never the record, so it is reported as an empty raw copy.
+        if writer.write_record(row).is_err() {
+            return Vec::new();
+        }
+    }
+    out
 }
 
 /// A record that could not be decoded: it carries what is needed for a dead letter.

@@ -3,12 +3,14 @@
 
 use super::convert::{Conversion, FieldType};
 use super::example::toml_to_json;
-use super::lookup::Lookup;
+use super::lookup::{self, Lookup};
+use super::path::Path as SourcePath;
 use super::plan::{
-    Example, Expect, FieldPlan, Input, Json, Located, Mapping, SubjectPiece, SubjectPlan,
+    EachPlan, Example, ExampleInput, Expect, FieldPlan, GroupPlan, Input, Json, Located, Mapping,
+    ObjectPlan, SubjectPiece, SubjectPlan,
 };
 use super::shape::Tree;
-use super::spec::{self, ExampleSpec, FieldEntry, FieldSpec, FileSpec};
+use super::spec::{self, EachEntry, Entry, ExampleSpec, FieldSpec, FileSpec, GroupSpec};
 use super::template::{self, Expr, Piece, Template};
 use crate::config::diagnostic::line_col;
 use crate::config::toml_de::{Source, did_you_mean};
@@ -28,6 +30,7 @@ pub(super) fn compile(path: &Path, text: &str) -> Result<Mapping, Diagnostics> {
     let mut c = Compiler {
         source,
         diagnostics: Diagnostics::default(),
+        expressions: Vec::new(),
     };
     let root = Spanned::new(table.span(), DeValue::Table(table.get_ref().clone()));
     let spec = c.collect(source.deserialize::<FileSpec>(root, ""));
@@ -37,12 +40,15 @@ pub(super) fn compile(path: &Path, text: &str) -> Result<Mapping, Diagnostics> {
         None => Vec::new(),
     };
     let outputs = c.fields(entries, lookups.as_ref());
-    let mapping = spec.map(|spec| c.mapping(spec, outputs));
+    let mapping = spec.map(|spec| c.mapping(spec, outputs, lookups.unwrap_or_default()));
     match mapping {
         Some(mapping) if c.diagnostics.is_empty() => Ok(mapping),
         _ => Err(c.diagnostics),
     }
 }
+
+/// Rows a group may hold when `[group] max_rows` is not given.
+const MAX_GROUP_ROWS: usize = 10_000;
 
 /// Lookup tables by name; `None` for one that failed to load.
 type Tables = HashMap<String, Option<Arc<Lookup>>>;
@@ -58,6 +64,8 @@ struct Outputs {
 struct Compiler<'a> {
     source: Source<'a>,
     diagnostics: Diagnostics,
+    /// Every expression's text and where it is, to check the tables `lookup()` names.
+    expressions: Vec<(String, usize)>,
 }
 
 impl<'a> Compiler<'a> {
@@ -74,7 +82,7 @@ impl<'a> Compiler<'a> {
         line_col(self.source.text, at).0
     }
 
-    fn mapping(&mut self, spec: FileSpec, outputs: Outputs) -> Mapping {
+    fn mapping(&mut self, spec: FileSpec, outputs: Outputs, tables: Tables) -> Mapping {
         if spec.fields.is_none() {
             self.error(0, "the mapping has no [fields]");
         }
@@ -96,6 +104,11 @@ impl<'a> Compiler<'a> {
                 .and_then(|name| self.field_ref("version", name, &outputs)),
         );
         let when = spec.when.as_ref().and_then(|w| self.expression("when", w));
+        let split = spec.split.as_ref().and_then(|s| {
+            let line = self.line(s.span().start);
+            self.path("split", s).map(|item| Located { line, item })
+        });
+        let group = spec.group.as_ref().and_then(|g| self.group(g));
         let subject = spec
             .subject
             .as_ref()
@@ -106,6 +119,13 @@ impl<'a> Compiler<'a> {
             .filter_map(|e| self.example(e))
             .collect();
         let expression_columns = expression_columns(when.as_ref(), &outputs.fields);
+        self.check_lookup_calls(&tables);
+        let tables = lookup::Tables(
+            tables
+                .into_iter()
+                .filter_map(|(name, table)| table.map(|t| (name, t)))
+                .collect(),
+        );
         Mapping {
             name: self
                 .source
@@ -114,11 +134,15 @@ impl<'a> Compiler<'a> {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             file: self.source.path.display().to_string().into(),
+            type_line: self.line(spec.event_type.span().start),
             event_type: spec.event_type.into_inner(),
             fields: outputs.fields,
             output: outputs.tree.plan(),
             when,
+            split,
+            group,
             subject,
+            tables: Arc::new(tables),
             key,
             expression_columns,
             examples,
@@ -153,13 +177,20 @@ impl<'a> Compiler<'a> {
         tables
     }
 
-    fn fields(&mut self, entries: Vec<FieldEntry>, lookups: Option<&Tables>) -> Outputs {
+    fn fields(&mut self, entries: Vec<Entry>, lookups: Option<&Tables>) -> Outputs {
         let mut outputs = Outputs {
             fields: Vec::new(),
             tree: Tree::default(),
             names: HashMap::new(),
         };
         for entry in entries {
+            let entry = match entry {
+                Entry::Field(field) => *field,
+                Entry::Each(each) => {
+                    self.each(each, &mut outputs);
+                    continue;
+                }
+            };
             let name = entry.path.join(".");
             if entry.path.iter().any(String::is_empty) {
                 self.error(entry.at, format!("field name \"{name}\" has an empty part"));
@@ -172,15 +203,75 @@ impl<'a> Compiler<'a> {
                 outputs.fields.push(plan);
                 outputs.fields.len() - 1
             });
-            if let Err(e) = outputs
+            match outputs
                 .tree
                 .insert(&entry.path, index.unwrap_or(usize::MAX))
             {
-                self.error(entry.at, e);
+                Ok(repeated) => {
+                    if let Some(i) = index {
+                        outputs.fields[i].repeated = repeated;
+                    }
+                }
+                Err(e) => self.error(entry.at, e),
             }
             outputs.names.insert(name, index);
         }
         outputs
+    }
+
+    /// Adds an `each` list to the output tree; its fields follow as ordinary entries.
+    fn each(&mut self, entry: EachEntry, outputs: &mut Outputs) {
+        let path = self.path("each", &entry.each);
+        let when = entry.when.as_ref().and_then(|w| self.expression("when", w));
+        let Some(path) = path else {
+            return;
+        };
+        let plan = EachPlan {
+            path,
+            when,
+            object: ObjectPlan::default(),
+        };
+        if let Err(e) = outputs.tree.insert_each(&entry.path, plan) {
+            self.error(entry.at, e);
+        }
+    }
+
+    /// A path (`from`, `each`, `split`), or the diagnostic of a bad one.
+    fn path(&mut self, what: &str, text: &Spanned<String>) -> Option<SourcePath> {
+        match SourcePath::parse(text.get_ref()) {
+            Ok(path) => Some(path),
+            Err(e) => {
+                self.error(text.span().start, format!("{what}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn group(&mut self, spec: &Spanned<GroupSpec>) -> Option<GroupPlan> {
+        let at = spec.span().start;
+        let line = self.line(at);
+        let spec = spec.get_ref();
+        if spec.by.is_empty() {
+            self.error(at, "[group] by must name at least one column");
+            return None;
+        }
+        let max_rows = spec
+            .max_rows
+            .as_ref()
+            .map_or(MAX_GROUP_ROWS, |m| *m.get_ref());
+        if max_rows == 0 {
+            self.error(at, "[group] max_rows must be at least 1");
+            return None;
+        }
+        Some(GroupPlan {
+            by: spec.by.iter().map(|b| b.get_ref().clone()).collect(),
+            into: spec
+                .into
+                .as_ref()
+                .map_or_else(|| "rows".to_string(), |i| i.get_ref().clone()),
+            max_rows,
+            line,
+        })
     }
 
     /// Compiles one field; `None` when it has problems (all reported).
@@ -224,6 +315,7 @@ impl<'a> Compiler<'a> {
             default,
             required: spec.required.as_ref().is_some_and(|r| *r.get_ref()),
             lookup,
+            repeated: false,
         };
         (self.diagnostics.0.len() == errors_before).then_some(plan)
     }
@@ -259,7 +351,9 @@ impl<'a> Compiler<'a> {
                 self.error(column.span().start, "from must name a source column");
                 return None;
             }
-            return Some(Input::Column(column.get_ref().as_str().into()));
+            let path = SourcePath::parse(column.get_ref())
+                .unwrap_or_else(|_| SourcePath::literal(column.get_ref()));
+            return Some(Input::Path(path));
         }
         if let Some(expr) = &spec.expr {
             return self.expression("expr", expr).map(|e| Input::Expr(e.item));
@@ -378,7 +472,28 @@ impl<'a> Compiler<'a> {
         None
     }
 
+    /// Checks the tables that `lookup('name', …)` calls name.
+    fn check_lookup_calls(&mut self, tables: &Tables) {
+        let calls = std::mem::take(&mut self.expressions);
+        for (text, at) in calls {
+            for name in lookup::called_tables(&text) {
+                if !tables.contains_key(name) {
+                    let mut known: Vec<String> = tables.keys().cloned().collect();
+                    known.sort();
+                    let hint = match did_you_mean(name, &known) {
+                        Some(best) => format!("; did you mean \"{best}\"?"),
+                        None if known.is_empty() => "; the mapping defines no [lookups]".into(),
+                        None => format!("; the mapping defines {}", quoted_list(&known)),
+                    };
+                    self.error(at, format!("unknown lookup table \"{name}\"{hint}"));
+                }
+            }
+        }
+    }
+
     fn expression(&mut self, what: &str, source: &Spanned<String>) -> Option<Located<Expr>> {
+        self.expressions
+            .push((source.get_ref().clone(), source.span().start));
         match Expr::compile(source.get_ref()) {
             Ok(expr) => Some(Located {
                 line: self.line(source.span().start),
@@ -399,6 +514,17 @@ impl<'a> Compiler<'a> {
         outputs: &Outputs,
     ) -> Option<usize> {
         match outputs.names.get(name.get_ref()) {
+            Some(Some(index)) if outputs.fields[*index].repeated => {
+                self.error(
+                    name.span().start,
+                    format!(
+                        "{what} names \"{}\", which is inside an `each` list: it has one value \
+                         per item, not one per event",
+                        name.get_ref()
+                    ),
+                );
+                None
+            }
             Some(index) => *index,
             None => {
                 let message = format!(
@@ -455,9 +581,7 @@ impl<'a> Compiler<'a> {
         let line = self.line(at);
         let spec = spec.into_inner();
         let expect = match (spec.output, spec.error, spec.skipped) {
-            (Some(output), None, false) => {
-                Expect::Output(toml_to_json(&toml::Value::Table(output)))
-            }
+            (Some(output), None, false) => Expect::Output(toml_to_json(&output)),
             (None, Some(error), false) => Expect::Error(error),
             (None, None, true) => Expect::Skipped,
             _ => {
@@ -468,12 +592,50 @@ impl<'a> Compiler<'a> {
                 return None;
             }
         };
+        let input = self.example_input(&spec.input)?;
         Some(Example {
             line,
-            input: spec.input.into_iter().collect(),
+            input,
             expect,
         })
     }
+
+    /// `input = { COL = "v" }` (a row), a table with nested tables or lists (a tree), or a list
+    /// of row tables (consecutive rows, for a `[group]` mapping).
+    fn example_input(&mut self, input: &Spanned<toml::Value>) -> Option<ExampleInput> {
+        let at = input.span().start;
+        match input.get_ref() {
+            toml::Value::Table(t) if t.values().all(toml::Value::is_str) => {
+                Some(ExampleInput::Row(flat_row(t)?))
+            }
+            toml::Value::Table(_) => Some(ExampleInput::Tree(toml_to_json(input.get_ref()))),
+            toml::Value::Array(rows) => {
+                let rows: Option<Vec<_>> = rows
+                    .iter()
+                    .map(|r| r.as_table().and_then(flat_row))
+                    .collect();
+                if rows.is_none() {
+                    self.error(at, "input: a list of rows must hold tables of strings");
+                }
+                rows.map(ExampleInput::Rows)
+            }
+            _ => {
+                self.error(
+                    at,
+                    "input must be a table (one record) or a list of row tables",
+                );
+                None
+            }
+        }
+    }
+}
+
+/// A table whose values are all strings, as column → value pairs.
+fn flat_row(table: &toml::Table) -> Option<Vec<(String, String)>> {
+    table
+        .iter()
+        .map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+        .collect()
 }
 
 fn inline_lookup(name: &str, entries: &toml::Table) -> Result<Lookup, Vec<String>> {
@@ -503,6 +665,7 @@ fn native_subject(pieces: &[Piece<'_>], outputs: &Outputs) -> Option<Vec<Subject
                 .get(*n)
                 .copied()
                 .flatten()
+                .filter(|&i| !outputs.fields[i].repeated)
                 .map(SubjectPiece::Field),
         })
         .collect()
@@ -512,7 +675,7 @@ fn native_subject(pieces: &[Piece<'_>], outputs: &Outputs) -> Option<Vec<Subject
 fn expression_columns(when: Option<&Located<Expr>>, fields: &[FieldPlan]) -> Vec<String> {
     let field_exprs = fields.iter().filter_map(|f| match &f.input {
         Input::Expr(e) => Some(e),
-        Input::Column(_) | Input::Constant(_) => None,
+        Input::Path(_) | Input::Constant(_) => None,
     });
     let mut columns: Vec<String> = Vec::new();
     for expr in when.map(|w| &w.item).into_iter().chain(field_exprs) {

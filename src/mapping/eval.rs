@@ -1,11 +1,16 @@
-//! Evaluation: a mapping bound to one file's columns turns each record into an event's `data`
-//! (JSON written straight into one buffer), its subject and its natural key.
+//! Evaluation: a mapping bound to one file's columns turns each record into events' `data` (JSON
+//! written straight into one buffer), subjects and natural keys — one event per record, or one per
+//! item with `split`. Flat rows are read by column index; nested records by path, item by item
+//! inside `each` lists.
 
 use super::error::MapError;
-use super::plan::{FieldPlan, Input, Mapping, Node, ObjectPlan, SubjectPiece, SubjectPlan};
+use super::path::Found;
+use super::plan::{
+    EachPlan, FieldPlan, Input, Mapping, Node, ObjectPlan, SubjectPiece, SubjectPlan,
+};
 use super::template::{self, ColumnNames, Context, Expr, Outcome};
 use crate::config::toml_de::did_you_mean;
-use crate::format::record::{Columns, Record};
+use crate::format::record::{Body, Columns, Record};
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,7 +22,7 @@ const INLINE_SPANS: usize = 32;
 #[derive(Debug)]
 pub struct BoundMapping<'m> {
     mapping: &'m Mapping,
-    /// Per field: the index of the column it reads, for fields read `from` a column.
+    /// Per field: the index of the column it reads, for fields read `from` a column of a flat row.
     columns: Box<[Option<usize>]>,
     /// Columns offered to expressions, by name.
     context: Arc<ColumnNames>,
@@ -25,7 +30,7 @@ pub struct BoundMapping<'m> {
     capacity: AtomicUsize,
 }
 
-/// One record, mapped.
+/// One event's worth of a mapped record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapped {
     /// The event's `data`, as JSON.
@@ -43,7 +48,7 @@ impl Mapping {
         let indexes = self
             .fields
             .iter()
-            .map(|f| match f.column() {
+            .map(|f| match f.column().filter(|_| self.reads_rows(f)) {
                 Some(name) => columns
                     .position(name)
                     .map(Some)
@@ -59,12 +64,31 @@ impl Mapping {
         } else {
             Vec::new()
         };
-        Ok(BoundMapping {
+        Ok(self.bound(indexes, offered))
+    }
+
+    /// The mapping for nested records, which are read by path and need no binding.
+    pub fn bind_tree(&self) -> BoundMapping<'_> {
+        self.bound(vec![None; self.fields.len()].into(), Vec::new())
+    }
+
+    fn bound(
+        &self,
+        columns: Box<[Option<usize>]>,
+        offered: Vec<(String, usize)>,
+    ) -> BoundMapping<'_> {
+        BoundMapping {
             mapping: self,
-            columns: indexes,
-            context: Arc::new(ColumnNames::new(offered)),
+            columns,
+            context: Arc::new(ColumnNames::new(offered, &self.tables)),
             capacity: AtomicUsize::new(16 * self.fields.len() + 2),
-        })
+        }
+    }
+
+    /// Whether the field reads a column of the flat rows the mapping is bound to (not an item of
+    /// a list, not a record made by grouping or split).
+    fn reads_rows(&self, field: &FieldPlan) -> bool {
+        !field.repeated && self.split.is_none() && self.group.is_none()
     }
 
     fn missing_column(&self, field: &FieldPlan, name: &str, columns: &Columns) -> MapError {
@@ -91,13 +115,54 @@ impl Mapping {
 }
 
 impl BoundMapping<'_> {
-    /// Maps one record of the bound file (its columns must be the ones bound). `Ok(None)`: the
-    /// record is filtered out by `when`.
-    pub fn eval(&self, record: &Record) -> Result<Option<Mapped>, MapError> {
+    /// Maps one record (a flat row must have the columns bound) into its events: none when `when`
+    /// filters it out (or `split` finds an empty list), one per item with `split`, else one.
+    pub fn eval(&self, record: &Record) -> Result<Vec<Mapped>, MapError> {
+        let mapping = self.mapping;
+        match (&record.body, &mapping.split) {
+            (Body::Row { row, .. }, None) => Ok(self.event(Scope::Row(row))?.into_iter().collect()),
+            (Body::Tree(tree), None) => {
+                let scope = Scope::Node {
+                    item: tree,
+                    root: tree,
+                };
+                Ok(self.event(scope)?.into_iter().collect())
+            }
+            (Body::Tree(tree), Some(split)) => {
+                let items = split.item.items(tree, tree).ok_or_else(|| MapError {
+                    mapping: Arc::clone(&mapping.file),
+                    line: split.line,
+                    field: None,
+                    column: None,
+                    value: None,
+                    reason: format!("split: the record has no \"{}\"", split.item.text()),
+                })?;
+                let mut events = Vec::with_capacity(items.len());
+                for item in items {
+                    events.extend(self.event(Scope::Node { item, root: tree })?);
+                }
+                Ok(events)
+            }
+            (Body::Row { .. }, Some(split)) => Err(MapError {
+                mapping: Arc::clone(&mapping.file),
+                line: split.line,
+                field: None,
+                column: None,
+                value: None,
+                reason: "split needs nested records (a `[group]`, or a format that makes trees); \
+                         this record is a flat row"
+                    .into(),
+            }),
+        }
+    }
+
+    /// One event from `scope`, or `None` when `when` filters it out.
+    fn event(&self, scope: Scope<'_>) -> Result<Option<Mapped>, MapError> {
         let mut run = Run {
             bound: self,
-            record,
+            scope,
             context: None,
+            record: None,
             spans: Spans::new(self.mapping.fields.len()),
         };
         if !run.passes_when()? {
@@ -113,17 +178,32 @@ impl BoundMapping<'_> {
     }
 }
 
-/// The state of mapping one record.
+/// Where fields read their values.
+#[derive(Clone, Copy)]
+enum Scope<'r> {
+    /// A flat row, read by bound column index.
+    Row(&'r csv::StringRecord),
+    /// An item of a nested record (the record itself at the top), paths from `$.` at `root`.
+    Node {
+        item: &'r serde_json::Value,
+        root: &'r serde_json::Value,
+    },
+}
+
+/// The state of mapping one event.
 struct Run<'b, 'm, 'r> {
     bound: &'b BoundMapping<'m>,
-    record: &'r Record,
-    /// The record as an expression context, built on first use.
+    scope: Scope<'r>,
+    /// The scope as an expression context, built on first use.
     context: Option<Context>,
+    /// The whole nested record as a template value (`record` in item contexts), built on first
+    /// use.
+    record: Option<minijinja::Value>,
     /// Where each field's JSON value sits in `data`.
     spans: Spans,
 }
 
-impl Run<'_, '_, '_> {
+impl<'r> Run<'_, '_, 'r> {
     fn mapping(&self) -> &Mapping {
         self.bound.mapping
     }
@@ -140,12 +220,27 @@ impl Run<'_, '_, '_> {
     }
 
     fn evaluate(&mut self, expr: &Expr) -> Result<Outcome, String> {
-        let (names, row) = (&self.bound.context, &self.record.row);
-        let context = self
-            .context
-            .get_or_insert_with(|| template::record_context(names, row));
-        expr.eval(context)
-            .map_err(|e| format!("cannot evaluate \"{}\": {e}", expr.source()))
+        let context = match self.context.take() {
+            Some(context) => context,
+            None => self.new_context(),
+        };
+        let result = expr
+            .eval(&context)
+            .map_err(|e| format!("cannot evaluate \"{}\": {e}", expr.source()));
+        self.context = Some(context);
+        result
+    }
+
+    fn new_context(&mut self) -> Context {
+        match self.scope {
+            Scope::Row(row) => template::record_context(&self.bound.context, row),
+            Scope::Node { item, root } => {
+                let record = self
+                    .record
+                    .get_or_insert_with(|| template::json_value(root));
+                template::tree_context(item, record, &self.bound.context)
+            }
+        }
     }
 
     /// Writes an object; members whose value is missing are left out. Returns whether any member
@@ -162,6 +257,7 @@ impl Run<'_, '_, '_> {
             let wrote = match &member.node {
                 Node::Field(index) => self.write_field(*index, out)?,
                 Node::Object(inner) => self.write_object(inner, out)?,
+                Node::Each(each) => self.write_each(each, out)?,
             };
             if wrote {
                 wrote_any = true;
@@ -173,6 +269,61 @@ impl Run<'_, '_, '_> {
         Ok(wrote_any)
     }
 
+    /// Writes a list with one object per item that passes the list's `when`; an empty list is
+    /// left out.
+    fn write_each(&mut self, each: &EachPlan, out: &mut String) -> Result<bool, MapError> {
+        let Scope::Node { item, root } = self.scope else {
+            return Ok(false);
+        };
+        let Some(items) = each.path.items(item, root) else {
+            return Ok(false);
+        };
+        let outer = (self.scope, self.context.take());
+        out.push('[');
+        let mut wrote_any = false;
+        let mut result = Ok(());
+        for item in items {
+            self.scope = Scope::Node { item, root };
+            self.context = None;
+            match self.write_item(each, wrote_any, out) {
+                Ok(wrote) => wrote_any |= wrote,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        (self.scope, self.context) = outer;
+        result?;
+        out.push(']');
+        Ok(wrote_any)
+    }
+
+    fn write_item(
+        &mut self,
+        each: &EachPlan,
+        after: bool,
+        out: &mut String,
+    ) -> Result<bool, MapError> {
+        if let Some(when) = &each.when {
+            let keep = self
+                .evaluate(&when.item)
+                .map_err(|reason| self.error(when.line, format!("when: {reason}")))?;
+            if !keep.is_true() {
+                return Ok(false);
+            }
+        }
+        let mark = out.len();
+        if after {
+            out.push(',');
+        }
+        if !self.write_object(&each.object, out)? {
+            out.truncate(mark);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
     fn write_field(&mut self, index: usize, out: &mut String) -> Result<bool, MapError> {
         let bound = self.bound;
         let field = &bound.mapping.fields[index];
@@ -182,10 +333,23 @@ impl Run<'_, '_, '_> {
                 out.push_str(json.as_str());
                 true
             }
-            Input::Column(_) => {
-                let raw = bound.columns[index].and_then(|c| self.record.get(c));
-                self.write_value(field, raw, out)?
-            }
+            Input::Path(path) => match self.scope {
+                Scope::Row(row) => {
+                    let raw = bound.columns[index].and_then(|c| row.get(c));
+                    self.write_value(field, raw, out)?
+                }
+                Scope::Node { item, root } => match path.leaf(item, root) {
+                    Found::Missing => self.write_value(field, None, out)?,
+                    Found::Text(text) => self.write_value(field, Some(&text), out)?,
+                    Found::Composite(what) => {
+                        let reason = format!(
+                            "is {what}, not a value; address a value inside it, or map a list \
+                             with `each`"
+                        );
+                        return Err(self.field_error(field, None, reason));
+                    }
+                },
+            },
             Input::Expr(expr) => {
                 let outcome = self
                     .evaluate(expr)
@@ -198,7 +362,6 @@ impl Run<'_, '_, '_> {
         }
         Ok(wrote)
     }
-
     /// Trims, looks up and converts one value; a missing or empty value takes the default, is an
     /// error when required, and is otherwise left out.
     fn write_value(

@@ -1,76 +1,197 @@
 //! `[[examples]]`: a mapping's own tests, run by `omnibus test` and `omnibus check`. Each example
-//! is one record (source column → value) and the expected `data`, error, or skip.
+//! is one record (a row of source column → value, a nested table, or a list of rows for a
+//! `[group]` mapping) and the expected `data` (a list of them with `split`), error, or skip.
 
-use super::plan::{Example, Expect, Mapping};
-use crate::format::record::{Columns, Origin, Record};
+use super::mapper::{Mapper, Outcome};
+use super::plan::{Example, ExampleInput, Expect, Mapping};
+use crate::canonical::schema::Schema;
+use crate::format::record::{Body, Columns, Origin, Record};
 use serde_json::Value;
 use std::sync::Arc;
 
 impl Mapping {
-    /// Runs every example; returns one message per failing example (empty when all pass), each
-    /// starting with the mapping file and the example's line.
-    pub fn run_examples(&self) -> Vec<String> {
+    /// Runs every example, checking events against `schema` when given; returns one message per
+    /// failing example (empty when all pass), each starting with the mapping file and the
+    /// example's line.
+    pub fn run_examples(&self, schema: Option<&Arc<Schema>>) -> Vec<String> {
         self.examples
             .iter()
             .enumerate()
             .filter_map(|(n, example)| {
-                self.run_example(example)
+                self.run_example(example, schema)
                     .err()
                     .map(|why| format!("{}:{}: example {}: {why}", self.file, example.line, n + 1))
             })
             .collect()
     }
 
-    fn run_example(&self, example: &Example) -> Result<(), String> {
-        let record = self.example_record(example);
-        let result = self
-            .bind(&record.columns)
-            .and_then(|bound| bound.eval(&record));
-        match (result, &example.expect) {
-            (Err(e), Expect::Error(want)) if e.to_string().contains(want.as_str()) => Ok(()),
+    /// How many `[[examples]]` the mapping has.
+    pub fn example_count(&self) -> usize {
+        self.examples.len()
+    }
+
+    /// The `data` the mapping makes of one flat row (source column → value), for tools that write
+    /// examples (`omnibus scaffold`).
+    pub fn example_output(&self, input: &[(String, String)]) -> Result<Value, String> {
+        let example = Example {
+            line: 0,
+            input: ExampleInput::Row(input.to_vec()),
+            expect: Expect::Skipped,
+        };
+        let events = self.example_events(&example, None)?;
+        match events.as_slice() {
+            [one] => Ok(one.clone()),
+            _ => Err(format!("the record makes {} events", events.len())),
+        }
+    }
+
+    fn run_example(&self, example: &Example, schema: Option<&Arc<Schema>>) -> Result<(), String> {
+        match (self.example_events(example, schema), &example.expect) {
+            (Err(e), Expect::Error(want)) if e.contains(want.as_str()) => Ok(()),
             (Err(e), Expect::Error(want)) => {
                 Err(format!("expected an error containing \"{want}\", got: {e}"))
             }
             (Err(e), _) => Err(format!("failed: {e}")),
-            (Ok(None), Expect::Skipped) => Ok(()),
-            (Ok(None), _) => Err("the record was skipped by `when`".into()),
-            (Ok(Some(mapped)), expect) => {
-                let got: Value = serde_json::from_slice(&mapped.data)
-                    .map_err(|e| format!("the output is not JSON: {e}"))?;
-                match expect {
-                    Expect::Output(want) => compare(want, &got),
-                    Expect::Error(want) => Err(format!(
-                        "expected an error containing \"{want}\", got output {got}"
-                    )),
-                    Expect::Skipped => Err(format!(
-                        "expected the record to be skipped by `when`, got output {got}"
-                    )),
-                }
-            }
+            (Ok(events), Expect::Skipped) if events.is_empty() => Ok(()),
+            (Ok(events), Expect::Output(want)) => compare_events(want, &events),
+            (Ok(events), Expect::Error(want)) => Err(format!(
+                "expected an error containing \"{want}\", got output {}",
+                list(&events)
+            )),
+            (Ok(events), Expect::Skipped) => Err(format!(
+                "expected the record to be skipped by `when`, got output {}",
+                list(&events)
+            )),
         }
     }
 
-    /// The example's input as a record. Columns the mapping reads `from` but the example leaves
-    /// out are present and empty, so that examples only list what matters to them.
-    fn example_record(&self, example: &Example) -> Record {
-        let mut names: Vec<String> = example.input.iter().map(|(n, _)| n.clone()).collect();
-        let mut values: Vec<&str> = example.input.iter().map(|(_, v)| v.as_str()).collect();
-        for column in self.fields.iter().filter_map(|f| f.column()) {
-            if !names.iter().any(|n| n == column) {
-                names.push(column.to_string());
-                values.push("");
+    /// The `data` of every event the example's input makes, or the first failure.
+    pub(super) fn example_events(
+        &self,
+        example: &Example,
+        schema: Option<&Arc<Schema>>,
+    ) -> Result<Vec<Value>, String> {
+        let mut mapper = Mapper::new(self, schema.cloned());
+        let mut units = Vec::new();
+        let records = self.example_records(example);
+        for record in records {
+            mapper
+                .push(Ok(record), &mut units)
+                .map_err(|e| e.to_string())?;
+        }
+        mapper.finish(&mut units);
+        let mut events = Vec::new();
+        for unit in units {
+            match unit.outcome {
+                Outcome::Events(mapped) => {
+                    for m in mapped {
+                        let data = serde_json::from_slice(&m.data)
+                            .map_err(|e| format!("the output is not JSON: {e}"))?;
+                        events.push(data);
+                    }
+                }
+                Outcome::Failed(failure) => return Err(failure.reason),
             }
         }
-        Record {
-            origin: Origin {
-                connector: "example".into(),
-                file: Arc::clone(&self.file),
-                line: example.line as u64,
-                offset: 0,
-            },
-            columns: Arc::new(Columns::new(names, b',')),
-            row: csv::StringRecord::from(values),
+        Ok(events)
+    }
+
+    /// The example's input as records. Columns the mapping reads `from` but a row leaves out are
+    /// present and empty, so that examples only list what matters to them.
+    fn example_records(&self, example: &Example) -> Vec<Record> {
+        let origin = Origin {
+            connector: "example".into(),
+            file: Arc::clone(&self.file),
+            line: example.line as u64,
+            offset: 0,
+        };
+        match &example.input {
+            ExampleInput::Row(row) => vec![self.example_row(origin, &[row.as_slice()])],
+            ExampleInput::Rows(rows) => {
+                let rows: Vec<&[(String, String)]> = rows.iter().map(Vec::as_slice).collect();
+                let columns = self.example_columns(&rows);
+                rows.iter()
+                    .map(|row| row_record(origin.clone(), &columns, row))
+                    .collect()
+            }
+            ExampleInput::Tree(tree) => vec![Record {
+                origin,
+                body: Body::Tree(tree.clone()),
+            }],
         }
+    }
+
+    fn example_row(&self, origin: Origin, rows: &[&[(String, String)]]) -> Record {
+        let columns = self.example_columns(rows);
+        row_record(origin, &columns, rows[0])
+    }
+
+    /// Every column any of the rows names, then the columns fields read that none names.
+    fn example_columns(&self, rows: &[&[(String, String)]]) -> Arc<Columns> {
+        let mut names: Vec<String> = Vec::new();
+        let given = rows.iter().flat_map(|r| r.iter().map(|(n, _)| n.as_str()));
+        let read = self.fields.iter().filter_map(|f| f.column());
+        for name in given.chain(read) {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
+        Arc::new(Columns::new(names, b','))
+    }
+}
+
+/// A row of `columns`, empty where `row` gives no value.
+fn row_record(origin: Origin, columns: &Arc<Columns>, row: &[(String, String)]) -> Record {
+    let values: Vec<&str> = columns
+        .names()
+        .iter()
+        .map(|name| {
+            row.iter()
+                .find(|(n, _)| n == name)
+                .map_or("", |(_, v)| v.as_str())
+        })
+        .collect();
+    Record::row(origin, Arc::clone(columns), csv::StringRecord::from(values))
+}
+
+/// Compares the expected output (one `data`, or a list with `split`) with the events made.
+fn compare_events(want: &Value, events: &[Value]) -> Result<(), String> {
+    match (want, events) {
+        (Value::Array(wants), _) if wants.len() == events.len() => {
+            let differences: Vec<String> = wants
+                .iter()
+                .zip(events)
+                .enumerate()
+                .filter_map(|(n, (w, g))| {
+                    compare(w, g).err().map(|e| format!("event {}: {e}", n + 1))
+                })
+                .collect();
+            if differences.is_empty() {
+                Ok(())
+            } else {
+                Err(differences.join("; "))
+            }
+        }
+        (Value::Array(wants), _) => Err(format!(
+            "expected {} events, got {}: {}",
+            wants.len(),
+            events.len(),
+            list(events)
+        )),
+        (_, [one]) => compare(want, one),
+        (_, []) => Err("the record was skipped by `when`".into()),
+        (_, many) => Err(format!(
+            "the record made {} events; write `output` as a list of them: {}",
+            many.len(),
+            list(many)
+        )),
+    }
+}
+
+fn list(events: &[Value]) -> String {
+    match events {
+        [one] => one.to_string(),
+        many => Value::Array(many.to_vec()).to_string(),
     }
 }
 

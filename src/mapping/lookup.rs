@@ -1,9 +1,17 @@
-//! Lookup tables: code → value tables a field's value is translated through, written inline in the
-//! mapping or kept in a two-column CSV file (`key,value` header row) next to it.
+//! Lookup tables: code → value tables a field's value is translated through (`lookup = "…"`, or
+//! `lookup(table, key, default)` in an expression), written inline in the mapping or kept in a
+//! two-column CSV file (`key,value` header row) next to it.
 
-use std::collections::HashMap;
+use minijinja::value::Object;
+use minijinja::{Error, ErrorKind, State, Value};
 use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
+
+/// The context name under which expressions find their mapping's tables (not an identifier a
+/// column can have).
+pub(super) const TABLES: &str = "__omnibus_lookups";
 
 /// One lookup table, loaded once with its mapping.
 #[derive(Debug)]
@@ -64,6 +72,60 @@ impl Lookup {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.entries.get(key).map(String::as_str)
     }
+}
+
+/// A mapping's lookup tables, by name, as expressions see them.
+#[derive(Debug, Default)]
+pub(super) struct Tables(pub BTreeMap<String, Arc<Lookup>>);
+
+impl Object for Tables {}
+
+/// `lookup(table, key, default)`: the table's value for `key`; `default` (or an error) when the
+/// key is not in the table; none for a missing key.
+pub(super) fn lookup_function(
+    state: &State,
+    table: &str,
+    key: Value,
+    default: Option<Value>,
+) -> Result<Value, Error> {
+    let tables = state.lookup(TABLES);
+    let tables = tables
+        .as_ref()
+        .and_then(|t| t.downcast_object_ref::<Tables>())
+        .ok_or_else(|| invalid("lookup: this expression has no lookup tables"))?;
+    let lookup = tables.0.get(table).ok_or_else(|| {
+        let known: Vec<&str> = tables.0.keys().map(String::as_str).collect();
+        invalid(format!(
+            "lookup: unknown table \"{table}\"; the mapping defines: {}",
+            known.join(", ")
+        ))
+    })?;
+    if key.is_none() || key.is_undefined() {
+        return Ok(Value::from(()));
+    }
+    let text = key.as_str().map_or_else(|| key.to_string(), str::to_string);
+    match (lookup.get(text.trim()), default) {
+        (Some(found), _) => Ok(Value::from(found)),
+        (None, Some(default)) => Ok(default),
+        (None, None) => Err(invalid(format!(
+            "lookup: \"{text}\" is not in lookup table \"{table}\""
+        ))),
+    }
+}
+
+/// The table names that `lookup('name', …)` calls in an expression give as literal strings.
+pub(super) fn called_tables(expression: &str) -> Vec<&str> {
+    static CALL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"\blookup\(\s*(?:'([^']*)'|"([^"]*)")"#).expect("a valid pattern")
+    });
+    CALL.captures_iter(expression)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)))
+        .map(|m| m.as_str())
+        .collect()
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, message.into())
 }
 
 fn csv_reason(e: &csv::Error) -> String {

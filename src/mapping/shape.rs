@@ -1,7 +1,8 @@
 //! The output shape: the nested JSON objects that dotted field names (`customer.name`) and
-//! sub-tables describe, checked for clashes, then frozen into the plan's object tree.
+//! sub-tables describe, and the lists of objects `each` tables make, checked for clashes, then
+//! frozen into the plan's object tree.
 
-use super::plan::{Json, Member, Node, ObjectPlan};
+use super::plan::{EachPlan, Json, Member, Node, ObjectPlan};
 
 /// The output shape while fields are being added.
 #[derive(Default)]
@@ -12,30 +13,47 @@ pub(super) struct Tree {
 enum Branch {
     Field(usize),
     Object(Tree),
+    /// A list of objects: one per item, each shaped by the tree.
+    Each(Box<EachPlan>, Tree),
 }
 
 impl Tree {
-    /// Adds field `index` at `path`; fails when the path clashes with another field.
-    pub fn insert(&mut self, path: &[String], index: usize) -> Result<(), String> {
+    /// Adds field `index` at `path`; fails when the path clashes with another field. Returns
+    /// whether the field sits inside an `each` list (its value differs per item).
+    pub fn insert(&mut self, path: &[String], index: usize) -> Result<bool, String> {
+        self.add(path, path, Branch::Field(index))
+    }
+
+    /// Adds a list of objects at `path`, which the fields under it are inserted into.
+    pub fn insert_each(&mut self, path: &[String], each: EachPlan) -> Result<bool, String> {
+        self.add(path, path, Branch::Each(Box::new(each), Tree::default()))
+    }
+
+    fn add(&mut self, full: &[String], path: &[String], leaf: Branch) -> Result<bool, String> {
         let Some((name, rest)) = path.split_first() else {
-            return Ok(());
+            return Ok(false);
         };
         let existing = self.members.iter_mut().find(|(n, _)| n == name);
         match (existing, rest.is_empty()) {
-            (None, true) => self.members.push((name.clone(), Branch::Field(index))),
+            (None, true) => self.members.push((name.clone(), leaf)),
             (None, false) => {
                 let mut sub = Tree::default();
-                sub.insert(rest, index)?;
+                let repeated = sub.add(full, rest, leaf)?;
                 self.members.push((name.clone(), Branch::Object(sub)));
+                return Ok(repeated);
             }
-            (Some((_, Branch::Object(sub))), false) => sub.insert(rest, index)?,
-            (Some((_, Branch::Field(_))), true) => {
-                return Err(format!("field \"{}\" is defined twice", path.join(".")));
+            (Some((_, Branch::Object(sub))), false) => return sub.add(full, rest, leaf),
+            (Some((_, Branch::Each(_, sub))), false) => {
+                sub.add(full, rest, leaf)?;
+                return Ok(true);
+            }
+            (Some((_, Branch::Field(_) | Branch::Each(..))), true) => {
+                return Err(format!("field \"{}\" is defined twice", full.join(".")));
             }
             (Some((_, Branch::Field(_))), false) => {
                 return Err(format!(
                     "field \"{}\" is inside \"{name}\", which is a field, not an object",
-                    path.join(".")
+                    full.join(".")
                 ));
             }
             (Some((_, Branch::Object(_))), true) => {
@@ -44,7 +62,7 @@ impl Tree {
                 ));
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Top-level member names.
@@ -62,6 +80,10 @@ impl Tree {
                     node: match branch {
                         Branch::Field(i) => Node::Field(i),
                         Branch::Object(sub) => Node::Object(sub.plan()),
+                        Branch::Each(mut each, sub) => {
+                            each.object = sub.plan();
+                            Node::Each(each)
+                        }
                     },
                 })
                 .collect(),

@@ -13,6 +13,9 @@ use toml::de::DeValue;
 /// Keys that make a table under `[fields]` a field rather than a nested object.
 const SOURCE_KEYS: [&str; 3] = ["from", "value", "expr"];
 
+/// The key that makes a table under `[fields]` a list of objects, one per item.
+const EACH: &str = "each";
+
 /// The top level of a mapping file. `[fields]` is walked separately (see [`fields`]); it is
 /// declared here so that it counts as a known key.
 #[derive(Debug, Deserialize)]
@@ -24,6 +27,8 @@ pub(super) struct FileSpec {
     pub key: Option<Vec<Spanned<String>>>,
     pub when: Option<Spanned<String>>,
     pub version: Option<Spanned<String>>,
+    pub split: Option<Spanned<String>>,
+    pub group: Option<Spanned<GroupSpec>>,
     pub fields: Option<IgnoredAny>,
     #[serde(default)]
     pub lookups: BTreeMap<String, Spanned<toml::Value>>,
@@ -48,15 +53,32 @@ pub(super) struct FieldSpec {
     pub lookup: Option<Spanned<String>>,
 }
 
+/// `[group]`: consecutive rows that share the `by` columns make one record.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GroupSpec {
+    pub by: Vec<Spanned<String>>,
+    pub into: Option<Spanned<String>>,
+    pub max_rows: Option<Spanned<usize>>,
+}
+
 /// One `[[examples]]` entry.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ExampleSpec {
-    pub input: BTreeMap<String, String>,
-    pub output: Option<toml::Table>,
+    pub input: Spanned<toml::Value>,
+    pub output: Option<toml::Value>,
     pub error: Option<String>,
     #[serde(default)]
     pub skipped: bool,
+}
+
+/// What `[fields]` holds, in file order.
+#[derive(Debug)]
+pub(super) enum Entry {
+    Field(Box<FieldEntry>),
+    /// A list of objects, one per item at `each`; the fields under it follow it.
+    Each(EachEntry),
 }
 
 /// A field found under `[fields]`: its output path, where its key is, and its spec.
@@ -68,14 +90,24 @@ pub(super) struct FieldEntry {
     pub spec: FieldSpec,
 }
 
+/// A table with `each`: its output path, the path of its items, and an optional item filter.
+#[derive(Debug)]
+pub(super) struct EachEntry {
+    pub path: Vec<String>,
+    pub at: usize,
+    pub each: Spanned<String>,
+    pub when: Option<Spanned<String>>,
+}
+
 /// Walks `[fields]`: a table with `from`, `value` or `expr` (or any non-table value) is a field;
-/// a table of tables is a nested output object. Quoted dotted keys (`"customer.name"`) nest too.
-/// Entries come back in file order; every problem is added to `diagnostics`.
+/// a table with `each` is a list of objects; a table of tables is a nested output object. Quoted
+/// dotted keys (`"customer.name"`) nest too. Entries come back in file order; every problem is
+/// added to `diagnostics`.
 pub(super) fn fields(
     source: &Source<'_>,
     value: &Spanned<DeValue<'_>>,
     diagnostics: &mut Diagnostics,
-) -> Vec<FieldEntry> {
+) -> Vec<Entry> {
     let mut out = Vec::new();
     walk(source, value, &[], diagnostics, &mut out);
     out
@@ -86,7 +118,7 @@ fn walk(
     value: &Spanned<DeValue<'_>>,
     prefix: &[String],
     diagnostics: &mut Diagnostics,
-    out: &mut Vec<FieldEntry>,
+    out: &mut Vec<Entry>,
 ) {
     let DeValue::Table(table) = value.get_ref() else {
         diagnostics.push(source.diagnostic(value.span().start, "[fields] must be a table"));
@@ -99,6 +131,9 @@ fn walk(
         path.extend(key.get_ref().split('.').map(str::to_string));
         let at = key.span().start;
         match value.get_ref() {
+            DeValue::Table(t) if t.get(EACH).is_some() => {
+                each(source, value, path, at, diagnostics, out);
+            }
             DeValue::Table(t) if is_object(t) => walk(source, value, &path, diagnostics, out),
             DeValue::Table(t) if t.is_empty() => diagnostics.push(source.diagnostic(
                 at,
@@ -110,7 +145,7 @@ fn walk(
             DeValue::Table(_) => {
                 let section = format!("fields.{}", key_path(&path));
                 match source.deserialize::<FieldSpec>(value.clone(), &section) {
-                    Ok(spec) => out.push(FieldEntry { path, at, spec }),
+                    Ok(spec) => out.push(Entry::Field(Box::new(FieldEntry { path, at, spec }))),
                     Err(d) => diagnostics.extend(d),
                 }
             }
@@ -123,6 +158,57 @@ fn walk(
             )),
         }
     }
+}
+
+/// A table with `each`: the entry, then the fields under it (every other key).
+fn each(
+    source: &Source<'_>,
+    value: &Spanned<DeValue<'_>>,
+    path: Vec<String>,
+    at: usize,
+    diagnostics: &mut Diagnostics,
+    out: &mut Vec<Entry>,
+) {
+    let DeValue::Table(table) = value.get_ref() else {
+        return;
+    };
+    let mut text = |key: &str| -> Option<Spanned<String>> {
+        let v = table.get(key)?;
+        match v.get_ref() {
+            DeValue::String(s) => Some(Spanned::new(v.span(), s.to_string())),
+            _ => {
+                diagnostics.push(source.diagnostic(
+                    v.span().start,
+                    format!("`{key}` of \"{}\" must be a string", path.join(".")),
+                ));
+                None
+            }
+        }
+    };
+    let (Some(each_path), when) = (text(EACH), text("when")) else {
+        return;
+    };
+    out.push(Entry::Each(EachEntry {
+        path: path.clone(),
+        at,
+        each: each_path,
+        when,
+    }));
+    let mut inner = toml::de::DeTable::new();
+    for (k, v) in table {
+        if !matches!(k.get_ref().as_ref(), EACH | "when") {
+            inner.insert(k.clone(), v.clone());
+        }
+    }
+    if inner.is_empty() {
+        diagnostics.push(source.diagnostic(
+            at,
+            format!("\"{}\" has `each` but no fields", path.join(".")),
+        ));
+        return;
+    }
+    let inner = Spanned::new(value.span(), DeValue::Table(inner));
+    walk(source, &inner, &path, diagnostics, out);
 }
 
 /// A nested output object: non-empty, only tables, none of the field source keys.
@@ -183,7 +269,10 @@ mod tests {
         (
             found
                 .into_iter()
-                .map(|f| (f.path.join("."), f.at))
+                .map(|e| match e {
+                    Entry::Field(f) => (f.path.join("."), f.at),
+                    Entry::Each(e) => (format!("{}[]", e.path.join(".")), e.at),
+                })
                 .collect(),
             diagnostics.0.iter().map(|d| d.to_string()).collect(),
         )
@@ -196,6 +285,17 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         let names: Vec<_> = found.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["z", "customer.name", "a", "customer.address.city"]);
+    }
+
+    #[test]
+    fn each_tables_come_before_their_fields() {
+        let text = "[fields]\nno = { from = \"A\" }\n[fields.lines]\neach = \"items\"\nwhen = \"qty\"\nsku = { from = \"sku\" }\n";
+        let (found, errors) = walk_text(text);
+        assert!(errors.is_empty(), "{errors:?}");
+        let names: Vec<_> = found.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["no", "lines[]", "lines.sku"]);
+        let (_, errors) = walk_text("[fields]\nlines = { each = \"items\" }\n");
+        assert_eq!(errors, ["m.toml:2:1: \"lines\" has `each` but no fields"]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! plain `{{ name }}` templates that the mapper renders natively. Functions available to mappings
 //! belong in [`environment`].
 
+use super::lookup::{TABLES, Tables};
 use minijinja::value::{Enumerator, Object};
 use minijinja::{Environment, UndefinedBehavior, Value};
 use std::borrow::Cow;
@@ -25,6 +26,8 @@ fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
+    super::functions::register(&mut env);
+    env.add_function("lookup", super::lookup::lookup_function);
     env
 }
 
@@ -150,17 +153,22 @@ fn is_name_path(s: &str) -> bool {
     })
 }
 
-/// The columns a bound mapping offers expressions: variable name → column index in the file.
+/// The columns a bound mapping offers expressions: variable name → column index in the file; and
+/// the mapping's lookup tables.
 #[derive(Debug)]
 pub(super) struct ColumnNames {
     sorted: Vec<(String, usize)>,
+    tables: Value,
 }
 
 impl ColumnNames {
-    pub fn new(names: impl IntoIterator<Item = (String, usize)>) -> Self {
+    pub fn new(names: impl IntoIterator<Item = (String, usize)>, tables: &Arc<Tables>) -> Self {
         let mut sorted: Vec<_> = names.into_iter().collect();
         sorted.sort();
-        Self { sorted }
+        Self {
+            sorted,
+            tables: Value::from_dyn_object(Arc::clone(tables)),
+        }
     }
 
     fn index(&self, name: &str) -> Option<usize> {
@@ -195,6 +203,9 @@ impl Object for RecordContext {
     }
 
     fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        if key == TABLES {
+            return Some(self.names.tables.clone());
+        }
         let index = self.names.index(key)?;
         self.row.get(index).map(Value::from)
     }
@@ -233,8 +244,29 @@ impl Outcome {
     }
 }
 
-/// A JSON value (an event's data) as a template context.
-fn json_value(json: &serde_json::Value) -> Value {
+/// The context of an item of a nested record: its members by name, the whole record as `record`
+/// (unless the item has a member of that name), and the lookup tables.
+pub(super) fn tree_context(
+    item: &serde_json::Value,
+    record: &Value,
+    names: &ColumnNames,
+) -> Context {
+    let mut members: BTreeMap<String, Value> = match item {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| (k.clone(), json_value(v)))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    members
+        .entry("record".to_string())
+        .or_insert_with(|| record.clone());
+    members.insert(TABLES.to_string(), names.tables.clone());
+    Context(Value::from(members))
+}
+
+/// A JSON value (an event's data, a nested record) as a template value.
+pub(super) fn json_value(json: &serde_json::Value) -> Value {
     match json {
         serde_json::Value::Null => Value::from(()),
         serde_json::Value::Bool(b) => Value::from(*b),
@@ -283,6 +315,7 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, (n, _))| (n.to_string(), i)),
+            &Arc::new(Tables::default()),
         ));
         let row = csv::StringRecord::from(pairs.iter().map(|(_, v)| *v).collect::<Vec<_>>());
         record_context(&names, &row)

@@ -9,6 +9,7 @@
 //! failure never counts as an attempt.
 
 use super::{OpsError, open_store, shorten, table, time};
+use crate::canonical::schema::Schemas;
 use crate::config::load::{self, HubFiles};
 use crate::delivery::ack::{Batch, BatchOutcome};
 use crate::delivery::replay::{Decoded, Failure, Replayer};
@@ -163,6 +164,10 @@ fn decoded_text(json: &str) -> String {
                 names.join(", ")
             )
         }
+        Ok(Decoded::Tree(tree)) => format!(
+            "  {}\n",
+            serde_json::to_string_pretty(&tree).unwrap_or_else(|_| json.to_string())
+        ),
         Err(_) => format!("  {json}\n"),
     }
 }
@@ -389,14 +394,11 @@ fn replayer_for(files: &HubFiles, connector: &str) -> Result<Replayer, OpsError>
             let dir = files.hub.paths.connectors.display();
             problem(format!("no such connector in {dir}"))
         })?;
-    let path = files
-        .hub
-        .paths
-        .mappings
-        .join(format!("{}.toml", spec.mapping));
-    let mapping =
-        Mapping::load(&path).map_err(|d| problem(format!("its mapping has errors:\n{d}")))?;
-    Replayer::new(spec, mapping).map_err(|e| problem(e.to_string()))
+    let paths = &files.hub.paths;
+    let schemas = Schemas::load(&paths.schemas).map_err(|p| problem(p.join("\n")))?;
+    let (mapping, schema) =
+        Mapping::load_checked(&paths.mappings, &spec.mapping, &schemas).map_err(problem)?;
+    Replayer::new(spec, mapping, Some(schema)).map_err(|e| problem(e.to_string()))
 }
 
 /// Runs a read of the index on a blocking thread.
@@ -462,18 +464,22 @@ impl Run<'_> {
             observer.outcome(Outcome::Skipped { letter });
             return Ok(());
         }
-        match replayer.event(letter) {
-            Ok(Some(event)) => {
-                let batch = Batch::new();
-                match replayer.outgoing(event, batch.token()) {
-                    Ok(msg) => self.publish(letter.id, msg, batch, observer).await,
-                    Err(failure) => {
-                        self.failing(letter, &failure, replayer.mapping(), observer)
-                            .await
-                    }
-                }
+        let events = match replayer.events(letter) {
+            Ok(events) if events.is_empty() => return self.filtered(letter.id, observer).await,
+            Ok(events) => events,
+            Err(failure) => {
+                return self
+                    .failing(letter, &failure, replayer.mapping(), observer)
+                    .await;
             }
-            Ok(None) => self.filtered(letter.id, observer).await,
+        };
+        let batch = Batch::new();
+        let msgs: Result<Vec<_>, _> = events
+            .into_iter()
+            .map(|event| replayer.outgoing(event, batch.token()))
+            .collect();
+        match msgs {
+            Ok(msgs) => self.publish(letter.id, msgs, batch, observer).await,
             Err(failure) => {
                 self.failing(letter, &failure, replayer.mapping(), observer)
                     .await
@@ -484,7 +490,7 @@ impl Run<'_> {
     async fn publish(
         &mut self,
         id: i64,
-        msg: crate::route::Outgoing,
+        msgs: Vec<crate::route::Outgoing>,
         batch: Batch,
         observer: &mut dyn Observer,
     ) -> Result<(), OpsError> {
@@ -493,7 +499,7 @@ impl Run<'_> {
             observer.outcome(Outcome::Replayed);
             return Ok(());
         };
-        let settled = match publishing.send(id, msg, batch).await {
+        let settled = match publishing.send(id, msgs, batch).await {
             Ok(settled) => settled,
             Err(reason) => return Err(self.abort(reason)),
         };
@@ -601,23 +607,37 @@ impl Publishing {
         }
     }
 
-    /// Hands letter `id`'s message to the publisher; returns the letters settled meanwhile.
+    /// Hands letter `id`'s messages to the publisher; returns the letters settled meanwhile.
     async fn send(
         &mut self,
         id: i64,
-        msg: crate::route::Outgoing,
+        msgs: Vec<crate::route::Outgoing>,
         batch: Batch,
     ) -> Result<Vec<(i64, BatchOutcome)>, String> {
+        let mut settled = Vec::new();
+        for msg in msgs {
+            self.hand_over(msg, &mut settled).await?;
+        }
+        self.last_progress = Instant::now();
+        self.pending
+            .push(async move { (id, batch.seal().await) }.boxed());
+        Ok(settled)
+    }
+
+    /// Hands one message to the publisher, collecting the letters settled meanwhile.
+    async fn hand_over(
+        &mut self,
+        msg: crate::route::Outgoing,
+        settled: &mut Vec<(i64, BatchOutcome)>,
+    ) -> Result<(), String> {
         let publisher = self.publisher.clone();
         let send = publisher.publish(msg);
         tokio::pin!(send);
         let mut tick = tokio::time::interval(TICK);
-        let mut settled = Vec::new();
         loop {
             tokio::select! {
                 sent = &mut send => {
-                    sent.map_err(|_| "the publisher stopped".to_string())?;
-                    break;
+                    return sent.map_err(|_| "the publisher stopped".to_string());
                 }
                 Some(done) = self.pending.next(), if !self.pending.is_empty() => {
                     self.last_progress = Instant::now();
@@ -626,10 +646,6 @@ impl Publishing {
                 _ = tick.tick() => self.check()?,
             }
         }
-        self.last_progress = Instant::now();
-        self.pending
-            .push(async move { (id, batch.seal().await) }.boxed());
-        Ok(settled)
     }
 
     /// The next letter whose event is settled; `None` when none awaits its confirm.

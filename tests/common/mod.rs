@@ -36,7 +36,21 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// A deployment in a temporary folder, using the repository's mappings.
+/// Copies a folder and its subfolders.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let path = entry.expect("dir entry").path();
+        let target = to.join(path.file_name().expect("a name"));
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).expect("copy");
+        }
+    }
+}
+
+/// A deployment in a temporary folder, using the repository's mappings and a copy of its schemas.
 pub struct Deployment {
     pub dir: tempfile::TempDir,
     pub exchange: String,
@@ -56,10 +70,14 @@ impl Deployment {
         std::fs::create_dir_all(d.dir.path().join("config")).expect("mkdir");
         std::fs::create_dir_all(d.dir.path().join("connectors")).expect("mkdir");
         let mappings = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas"),
+            &d.dir.path().join("schemas"),
+        );
         let hub = format!(
             "[broker]\nurl = \"{BROKER}\"\nexchange = \"{}\"\ndead_letter_exchange = \"{}\"\n\
              dead_letter_queue = \"{}\"\nconfirm_window = 64\n[paths]\nconnectors = \"../connectors\"\n\
-             mappings = \"{}\"\n",
+             mappings = \"{}\"\nschemas = \"../schemas\"\n",
             d.exchange,
             d.dead_exchange,
             d.dead_queue,
@@ -375,11 +393,23 @@ where
 
 impl Deployment {
     /// Writes `mappings/<name>.toml` in this deployment's own folder and points the hub file's
-    /// `[paths] mappings` there instead of at the repository's mappings.
+    /// `[paths] mappings` there instead of at the repository's mappings. A type the repository has
+    /// no schema for gets one that takes any object.
     pub fn mapping(&self, name: &str, toml: &str) {
         let dir = self.dir.path().join("mappings");
         std::fs::create_dir_all(&dir).expect("mkdir mappings");
         std::fs::write(dir.join(format!("{name}.toml")), toml).expect("write mapping");
+        let parsed: toml::Table = toml::from_str(toml).expect("mapping is TOML");
+        if let Some(ty) = parsed.get("type").and_then(|t| t.as_str()) {
+            let schema = self.dir.path().join(format!("schemas/{ty}.json"));
+            if !schema.exists() {
+                let any = format!(
+                    "{{\"$schema\": \"https://json-schema.org/draft/2020-12/schema\", \
+                     \"$id\": \"urn:omnibus:schema:{ty}\", \"type\": \"object\"}}"
+                );
+                std::fs::write(schema, any).expect("write schema");
+            }
+        }
         let hub = std::fs::read_to_string(self.config()).expect("read hub file");
         let hub: String = hub
             .lines()

@@ -11,6 +11,7 @@ pub use finish::{Finished, Tally};
 pub use process::{FileError, FileJob};
 pub use scan::Scanner;
 
+use crate::canonical::schema::Schema;
 use crate::config::connector::{ConnectorSpec, FileSourceSpec, OnDuplicate};
 use crate::connector::emit::Emitter;
 use crate::mapping::Mapping;
@@ -29,6 +30,8 @@ pub struct FileDrop {
     pub spec: Arc<ConnectorSpec>,
     pub source: FileSourceSpec,
     pub mapping: Arc<Mapping>,
+    /// The schema every event is checked against.
+    pub schema: Arc<Schema>,
     pub emitter: Emitter,
     pub publisher: Publisher,
     pub store: Store,
@@ -45,6 +48,7 @@ impl FileDrop {
         let job = FileJob {
             format: &self.spec.format,
             mapping: &self.mapping,
+            schema: Some(&self.schema),
             emitter: &self.emitter,
             publisher: &self.publisher,
             store: &self.store,

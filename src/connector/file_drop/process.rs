@@ -5,14 +5,16 @@
 use super::finish::Tally;
 use crate::canonical::Event;
 use crate::canonical::event::EventTime;
+use crate::canonical::schema::Schema;
 use crate::config::connector::FormatSpec;
 use crate::connector::emit::Emitter;
+use crate::delivery::ack::AckToken;
 use crate::delivery::ack::{Batch, BatchOutcome, Settlement};
 use crate::delivery::dead_letter::{DeadLetter, Stage};
 use crate::delivery::replay;
-use crate::format::record::{Columns, Origin, Record};
+use crate::format::record::{Origin, Record, RecordError};
 use crate::format::{self, DecodeError};
-use crate::mapping::{Binder, BoundMapping, Mapping};
+use crate::mapping::{FailStage, Failure, Mapper, Mapping, Outcome, Unit};
 use crate::route::{Outgoing, Publisher};
 use crate::state::ledger::{self, FileKey};
 use crate::state::{Store, dead_letters, dedupe};
@@ -60,6 +62,8 @@ pub enum FileError {
 pub struct FileJob<'a> {
     pub format: &'a FormatSpec,
     pub mapping: &'a Mapping,
+    /// The schema every event is checked against.
+    pub schema: Option<&'a Arc<Schema>>,
     pub emitter: &'a Emitter,
     pub publisher: &'a Publisher,
     pub store: &'a Store,
@@ -71,11 +75,20 @@ pub struct FileJob<'a> {
 /// How often a file's progress is saved while it is processed.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
-/// One decoded item, ready to publish.
+/// What became of one or more consecutive records (`items` of them), ready to publish.
 enum Prepared {
-    Event(Event),
-    Letter(DeadLetter),
-    Filtered,
+    /// One or more events (several with `split`).
+    Events {
+        items: u64,
+        events: Vec<Event>,
+    },
+    Letter {
+        items: u64,
+        letter: DeadLetter,
+    },
+    Filtered {
+        items: u64,
+    },
 }
 
 /// The state of one file's run.
@@ -105,7 +118,7 @@ impl FileJob<'_> {
             time: EventTime::now(),
             last_checkpoint: Instant::now(),
         };
-        let mut binder = Binder::new(self.mapping);
+        let mut mapper = Mapper::new(self.mapping, self.schema.cloned());
         let mut failure = None;
         let mut ordinal = 0u64;
         while let Some(chunk) = rx.recv().await {
@@ -114,12 +127,24 @@ impl FileJob<'_> {
             }
             let skip = usize::try_from(resume.saturating_sub(ordinal)).unwrap_or(usize::MAX);
             ordinal += chunk.len() as u64;
-            let items = chunk.into_iter().skip(skip);
-            if let Err(e) = self.chunk(items, &name, &mut binder, &mut run).await {
+            let mut units = Vec::with_capacity(CHUNK);
+            let fatal = map_chunk(chunk.into_iter().skip(skip), &name, &mut mapper, &mut units);
+            if let Err(e) = self.publish_units(units, &mut run).await {
+                failure = Some(e);
+                break;
+            }
+            if let Some(e) = fatal {
                 failure = Some(e);
                 break;
             }
             self.checkpoint(&mut run).await;
+        }
+        if failure.is_none() && !self.cancel.is_cancelled() {
+            let mut units = Vec::new();
+            mapper.finish(&mut units);
+            if let Err(e) = self.publish_units(units, &mut run).await {
+                failure = Some(e);
+            }
         }
         drop(rx);
         let Run {
@@ -151,106 +176,79 @@ impl FileJob<'_> {
         })
     }
 
-    /// Maps a chunk, drops what the dedupe window has already seen, and publishes the rest; a
-    /// fatal item (the file does not fit) ends the chunk after the items before it are published.
-    async fn chunk<'m>(
-        &'m self,
-        items: impl Iterator<Item = Result<Record, DecodeError>>,
-        name: &Arc<str>,
-        binder: &mut Binder<'m>,
-        run: &mut Run<'_>,
-    ) -> Result<(), FileError> {
-        let mut prepared = Vec::with_capacity(CHUNK);
-        let mut fatal = None;
-        for item in items {
-            match self.prepare(item, name, binder, &run.time) {
-                Ok(item) => prepared.push(item),
-                Err(e) => {
-                    fatal = Some(e);
-                    break;
-                }
-            }
-        }
+    /// Drops what the dedupe window has already seen among `units` and publishes the rest.
+    async fn publish_units(&self, units: Vec<Unit>, run: &mut Run<'_>) -> Result<(), FileError> {
+        let prepared: Vec<Prepared> = units
+            .into_iter()
+            .map(|unit| self.prepare(unit, &run.time))
+            .collect();
         let seen = self.seen(&prepared).await?;
         for item in prepared {
             match item {
-                Prepared::Filtered => {
+                Prepared::Filtered { items } => {
                     run.tally.filtered += 1;
-                    run.batch.skip();
+                    run.batch.skip_many(items);
                 }
-                Prepared::Event(event) if seen.contains(event.id.as_bytes()) => {
+                Prepared::Letter { items, letter } if seen.contains(letter.id().as_bytes()) => {
                     run.tally.duplicates += 1;
-                    run.batch.skip();
+                    run.batch.skip_many(items);
                 }
-                Prepared::Letter(letter) if seen.contains(letter.id().as_bytes()) => {
-                    run.tally.duplicates += 1;
-                    run.batch.skip();
+                Prepared::Letter { items, letter } => {
+                    let token = run.batch.token_spanning(items);
+                    self.dead_letter(letter, token, run).await?;
                 }
-                Prepared::Event(event) => self.event(event, run).await?,
-                Prepared::Letter(letter) => self.dead_letter(letter, run).await?,
+                Prepared::Events { items, events } => {
+                    self.events(items, events, &seen, run).await?
+                }
             }
         }
-        fatal.map_or(Ok(()), Err)
+        Ok(())
     }
 
-    /// Maps one decoded item; a record that cannot be mapped becomes a dead letter.
-    fn prepare<'m>(
-        &'m self,
-        item: Result<Record, DecodeError>,
-        name: &Arc<str>,
-        binder: &mut Binder<'m>,
-        time: &EventTime,
-    ) -> Result<Prepared, FileError> {
-        let record = match item {
-            Ok(record) => record,
-            Err(DecodeError::Record(e)) => {
-                if let Some(columns) = &e.columns {
-                    self.bind(binder, columns, &e.origin)?;
-                }
-                return Ok(Prepared::Letter(DeadLetter {
-                    decoded: e.columns.as_deref().map(replay::header_json),
-                    origin: e.origin,
-                    stage: Stage::Decode,
-                    reason: e.reason,
-                    raw: e.raw,
-                }));
-            }
-            Err(e @ (DecodeError::Header { line, .. } | DecodeError::Oversized { line, .. })) => {
-                return Err(FileError::Unusable {
-                    file: name.to_string(),
-                    line,
-                    reason: e.to_string(),
-                });
-            }
-            Err(e) => {
-                return Err(FileError::Read {
-                    file: name.to_string(),
-                    reason: e.to_string(),
-                });
-            }
+    /// Publishes the events of one unit that the dedupe window has not seen, under one token
+    /// for the unit's items.
+    async fn events(
+        &self,
+        items: u64,
+        events: Vec<Event>,
+        seen: &HashSet<dedupe::Id>,
+        run: &mut Run<'_>,
+    ) -> Result<(), FileError> {
+        let before = events.len();
+        let fresh: Vec<Event> = events
+            .into_iter()
+            .filter(|e| !seen.contains(e.id.as_bytes()))
+            .collect();
+        run.tally.duplicates += (before - fresh.len()) as u64;
+        let Some(token) = (!fresh.is_empty()).then(|| run.batch.token_spanning(items)) else {
+            run.batch.skip_many(items);
+            return Ok(());
         };
-        let mapping = self.bind(binder, &record.columns, &record.origin)?;
-        Ok(match mapping.eval(&record) {
-            Ok(None) => Prepared::Filtered,
-            Ok(Some(mapped)) => {
-                Prepared::Event(self.emitter.event(mapped, record.origin.clone(), time))
-            }
-            Err(e) => Prepared::Letter(letter(record, Stage::Map, e.to_string())),
-        })
+        let mut tokens: Vec<AckToken> = (1..fresh.len()).map(|_| token.also()).collect();
+        tokens.push(token);
+        for (event, token) in fresh.into_iter().zip(tokens) {
+            self.event(event, token, run).await?;
+        }
+        Ok(())
     }
 
-    /// The mapping bound to a file's columns; columns it cannot use make the file unusable.
-    fn bind<'m, 'b>(
-        &'m self,
-        binder: &'b mut Binder<'m>,
-        columns: &Arc<Columns>,
-        origin: &Origin,
-    ) -> Result<&'b BoundMapping<'m>, FileError> {
-        binder.bind(columns).map_err(|e| FileError::Unusable {
-            file: origin.file.to_string(),
-            line: origin.line,
-            reason: e.to_string(),
-        })
+    /// The events or dead letter of a unit.
+    fn prepare(&self, unit: Unit, time: &EventTime) -> Prepared {
+        let items = unit.items;
+        match unit.outcome {
+            Outcome::Events(mapped) if mapped.is_empty() => Prepared::Filtered { items },
+            Outcome::Events(mapped) => Prepared::Events {
+                items,
+                events: mapped
+                    .into_iter()
+                    .map(|m| self.emitter.event(m, unit.origin.clone(), time))
+                    .collect(),
+            },
+            Outcome::Failed(failure) => Prepared::Letter {
+                items,
+                letter: letter(unit.origin, failure),
+            },
+        }
     }
 
     /// The ids among `prepared` that the dedupe window holds.
@@ -260,10 +258,12 @@ impl FileJob<'_> {
         }
         let ids: Vec<dedupe::Id> = prepared
             .iter()
-            .filter_map(|p| match p {
-                Prepared::Event(e) => Some(*e.id.as_bytes()),
-                Prepared::Letter(l) => Some(*l.id().as_bytes()),
-                Prepared::Filtered => None,
+            .flat_map(|p| match p {
+                Prepared::Events { events, .. } => {
+                    events.iter().map(|e| *e.id.as_bytes()).collect()
+                }
+                Prepared::Letter { letter, .. } => vec![*letter.id().as_bytes()],
+                Prepared::Filtered { .. } => Vec::new(),
             })
             .collect();
         self.store
@@ -272,12 +272,17 @@ impl FileJob<'_> {
             .map_err(|e| FileError::Store(e.to_string()))
     }
 
-    async fn event(&self, event: Event, run: &mut Run<'_>) -> Result<(), FileError> {
+    async fn event(
+        &self,
+        event: Event,
+        token: AckToken,
+        run: &mut Run<'_>,
+    ) -> Result<(), FileError> {
         let origin = event.origin.clone();
         match self.emitter.encode(event) {
             Ok(encoded) => {
                 run.tally.published += 1;
-                let msg = self.emitter.with_ack(encoded, run.batch.token());
+                let msg = self.emitter.with_ack(encoded, token);
                 self.publish(msg).await
             }
             Err(reason) => {
@@ -288,17 +293,21 @@ impl FileJob<'_> {
                     stage: Stage::Encode,
                     reason,
                 };
-                self.dead_letter(letter, run).await
+                self.dead_letter(letter, token, run).await
             }
         }
     }
 
     /// Dead-letters a bad record: stored in the dead-letter index and published to the
     /// dead-letter exchange; the record counts as settled once both are done.
-    async fn dead_letter(&self, letter: DeadLetter, run: &mut Run<'_>) -> Result<(), FileError> {
+    async fn dead_letter(
+        &self,
+        letter: DeadLetter,
+        token: AckToken,
+        run: &mut Run<'_>,
+    ) -> Result<(), FileError> {
         tracing::warn!(connector = %letter.origin.connector, file = %letter.origin.file, line = letter.origin.line, stage = %letter.stage, reason = %letter.reason, "record dead-lettered");
         run.tally.failure(&letter.origin, &letter.reason);
-        let token = run.batch.token();
         let stored = token.also();
         let row = letter.to_stored(Some((self.mapping.name(), self.mapping.version())));
         self.store
@@ -350,15 +359,64 @@ impl FileJob<'_> {
     }
 }
 
-/// The dead letter of a record that failed at `stage`.
-fn letter(record: Record, stage: Stage, reason: String) -> DeadLetter {
+/// The dead letter of records that failed.
+fn letter(origin: Origin, failure: Failure) -> DeadLetter {
     DeadLetter {
-        raw: record.raw(),
-        decoded: Some(record.to_json()),
-        origin: record.origin,
-        stage,
-        reason,
+        raw: failure.raw,
+        decoded: failure
+            .decoded
+            .or_else(|| failure.columns.as_deref().map(replay::header_json)),
+        origin,
+        stage: match failure.stage {
+            FailStage::Decode => Stage::Decode,
+            FailStage::Map => Stage::Map,
+            FailStage::Validate => Stage::Validate,
+        },
+        reason: failure.reason,
     }
+}
+
+/// Maps decoded items into `units`; returns the error that ends the file, if one does (it does
+/// not fit the connector, or cannot be read), after the units before it.
+fn map_chunk(
+    items: impl Iterator<Item = Result<Record, DecodeError>>,
+    name: &Arc<str>,
+    mapper: &mut Mapper<'_>,
+    units: &mut Vec<Unit>,
+) -> Option<FileError> {
+    for item in items {
+        let (item, line): (Result<Record, RecordError>, u64) = match item {
+            Ok(record) => {
+                let line = record.origin.line;
+                (Ok(record), line)
+            }
+            Err(DecodeError::Record(e)) => {
+                let line = e.origin.line;
+                (Err(e), line)
+            }
+            Err(e @ (DecodeError::Header { line, .. } | DecodeError::Oversized { line, .. })) => {
+                return Some(FileError::Unusable {
+                    file: name.to_string(),
+                    line,
+                    reason: e.to_string(),
+                });
+            }
+            Err(e) => {
+                return Some(FileError::Read {
+                    file: name.to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        if let Err(e) = mapper.push(item, units) {
+            return Some(FileError::Unusable {
+                file: name.to_string(),
+                line,
+                reason: e.to_string(),
+            });
+        }
+    }
+    None
 }
 
 type Chunk = Vec<Result<Record, DecodeError>>;
