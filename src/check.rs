@@ -1,15 +1,19 @@
 //! `omnibus check`: every problem of a deployment at once — the hub file, every connector file,
-//! every mapping file in the mappings folder (compiled, its examples run) — so ops fix them in one
-//! pass instead of one per run.
+//! the schemas folder, every mapping file in the mappings folder (compiled, checked against its
+//! event type's schema and the columns its connectors declare, its examples run) — so ops fix them
+//! in one pass instead of one per run.
 
+use crate::canonical::schema::{Schema, Schemas};
+use crate::config::connector::{ConnectorSpec, CsvColumns, FormatSpec};
 use crate::config::load;
 use crate::mapping::Mapping;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What a check found.
 #[derive(Debug, Default)]
 pub struct Report {
-    /// Each problem, `file:line:col: message`.
+    /// Each problem, `file:line:col: message` (or `file:line: message`).
     pub problems: Vec<String>,
     pub connectors: usize,
     pub mappings: usize,
@@ -30,11 +34,18 @@ pub fn check(hub_path: &Path) -> Report {
     report
         .problems
         .extend(problems.0.iter().map(ToString::to_string));
+    let schemas = match Schemas::load(&hub.paths.schemas) {
+        Ok(schemas) => Some(schemas),
+        Err(problems) => {
+            report.problems.extend(problems);
+            None
+        }
+    };
     match mapping_files(&hub.paths.mappings) {
         Ok(files) => {
             for file in files {
                 report.mappings += 1;
-                check_mapping(&file, &mut report.problems);
+                check_mapping(&file, schemas.as_ref(), &connectors, &mut report.problems);
             }
         }
         Err(e) => report.problems.push(format!(
@@ -45,11 +56,105 @@ pub fn check(hub_path: &Path) -> Report {
     report
 }
 
-fn check_mapping(file: &Path, problems: &mut Vec<String>) {
-    match Mapping::load(file) {
-        Ok(mapping) => problems.extend(mapping.run_examples()),
-        Err(d) => problems.extend(d.0.iter().map(ToString::to_string)),
+fn check_mapping(
+    file: &Path,
+    schemas: Option<&Schemas>,
+    connectors: &[ConnectorSpec],
+    problems: &mut Vec<String>,
+) {
+    let mapping = match Mapping::load(file) {
+        Ok(mapping) => mapping,
+        Err(d) => return problems.extend(d.0.iter().map(ToString::to_string)),
+    };
+    let schema = match schemas.map(|s| mapping.schema_in(s)) {
+        Some(Ok(schema)) => Some(schema),
+        Some(Err(problem)) => {
+            problems.push(problem);
+            None
+        }
+        None => None,
+    };
+    if let Some(schema) = &schema {
+        problems.extend(against_schema(&mapping, schema));
     }
+    let users = connectors.iter().filter(|c| c.mapping == mapping.name());
+    for connector in users {
+        problems.extend(against_columns(&mapping, connector));
+    }
+    problems.extend(mapping.run_examples(schema.as_ref()));
+}
+
+/// Output fields the schema does not allow, and required schema fields no field can set.
+fn against_schema(mapping: &Mapping, schema: &Arc<Schema>) -> Vec<String> {
+    let file = mapping.file();
+    let schema_file = schema.file().display();
+    let outputs = mapping.output_paths();
+    let mut problems: Vec<String> = outputs
+        .iter()
+        .filter(|o| !schema.allows(&o.path))
+        .map(|o| {
+            format!(
+                "{file}:{}: output field \"{}\" is not in {schema_file}",
+                o.line, o.path
+            )
+        })
+        .collect();
+    let sets = |path: &str| {
+        outputs.iter().any(|o| {
+            o.path == path
+                || o.path.starts_with(&format!("{path}."))
+                || o.path.starts_with(&format!("{path}[]"))
+        })
+    };
+    for field in schema.fields().iter().filter(|f| f.required) {
+        let top_level = !field.path.contains('.');
+        if !sets(&field.path) && (top_level || parent_set(&field.path, &sets)) {
+            problems.push(format!(
+                "{file}:{}: {schema_file} requires \"{}\", which no field of the mapping sets",
+                mapping.type_line(),
+                field.path
+            ));
+        }
+    }
+    problems
+}
+
+/// Whether the object holding a nested required field is written at all (a required field inside
+/// an optional object the mapping leaves out is not a problem).
+fn parent_set(path: &str, sets: &impl Fn(&str) -> bool) -> bool {
+    let parent = path.rsplit_once('.').map_or("", |(p, _)| p);
+    let parent = parent.strip_suffix("[]").unwrap_or(parent);
+    sets(parent)
+}
+
+/// Columns a mapping reads that a connector's declared columns (`columns = [...]`) lack.
+fn against_columns(mapping: &Mapping, connector: &ConnectorSpec) -> Vec<String> {
+    let FormatSpec::Csv(csv) = &connector.format;
+    let CsvColumns::Named(columns) = &csv.columns else {
+        return Vec::new();
+    };
+    mapping
+        .source_reads()
+        .into_iter()
+        .filter(|r| !r.in_item && r.name != "record" && !columns.contains(&r.name))
+        .map(|r| {
+            let how = if r.by_expression {
+                "an expression reads"
+            } else {
+                "reads"
+            };
+            format!(
+                "{}:{}: {how} \"{}\", which connector \"{}\" ({}) does not have; its columns \
+                     are: {}",
+                mapping.file(),
+                r.line,
+                r.name,
+                connector.id,
+                connector.file.display(),
+                columns.join(", ")
+            )
+        })
+        .collect()
 }
 
 /// `*.toml` directly in the mappings folder, by name.

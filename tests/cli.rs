@@ -21,7 +21,10 @@ fn deployment() -> tempfile::TempDir {
     }
     std::fs::write(
         dir.path().join("config/omnibus.toml"),
-        "[broker]\nurl = \"amqp://127.0.0.1:1/%2f\"\n",
+        format!(
+            "[broker]\nurl = \"amqp://127.0.0.1:1/%2f\"\n[paths]\nschemas = \"{}\"\n",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/schemas")
+        ),
     )
     .expect("hub file");
     std::fs::write(
@@ -144,4 +147,67 @@ fn version_and_usage_errors() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn check_compares_mappings_with_their_schemas() {
+    let dir = deployment();
+    let mapping = dir.path().join("mappings/pos_sales.toml");
+    let text = std::fs::read_to_string(&mapping)
+        .expect("mapping")
+        .replace("currency   = { value = \"CNY\" }\n", "")
+        .replace("name       = {", "title      = {");
+    std::fs::write(&mapping, text).expect("write");
+    std::fs::write(
+        dir.path().join("mappings/orphan.toml"),
+        "type = \"retail.nothing.v1\"\n[fields]\na = { from = \"A\" }\n",
+    )
+    .expect("write");
+    let out = omnibus(&["check"], &dir.path().join("config/omnibus.toml"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pos_sales.toml:13: output field \"title\" is not in"),
+        "{err}"
+    );
+    assert!(
+        err.contains("pos_sales.toml:2: ")
+            && err.contains("requires \"currency\", which no field of the mapping sets"),
+        "{err}"
+    );
+    assert!(
+        err.contains("orphan.toml: no schema for type \"retail.nothing.v1\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn map_dead_letters_events_that_break_their_schema_naming_the_field() {
+    let dir = deployment();
+    let config = dir.path().join("config/omnibus.toml");
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/pos/sales_20240301.csv"
+    );
+    let bad = dir.path().join("bad.csv");
+    let text = std::fs::read_to_string(sample).expect("sample").replacen(
+        ",6901234567892,",
+        ",69012345X,",
+        1,
+    );
+    std::fs::write(&bad, text).expect("write");
+    let out = omnibus(
+        &[
+            "map",
+            "--connector",
+            "pos",
+            bad.to_str().expect("utf-8 path"),
+        ],
+        &config,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.csv:2: "), "{err}");
+    assert!(err.contains("pos_sales.toml:12: field \"ean\""), "{err}");
+    assert!(err.contains("at /ean"), "{err}");
 }
