@@ -2,14 +2,18 @@
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use omnibus::canonical::schema::{Schema, Schemas};
+use omnibus::config::connector::FormatSpec;
 use omnibus::config::load::{self, HubFiles};
 use omnibus::mapping::Mapping;
 use omnibus::ops::{dlq, offsets};
 use omnibus::preview::{Previewed, preview_file};
+use omnibus::scaffold::{Request, csv_format};
 use omnibus::state::dead_letters::{Filter, StatusFilter};
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Omnibus: legacy systems in, canonical CloudEvents on RabbitMQ out.
@@ -46,6 +50,26 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Test mappings: run every mapping's `[[examples]]` and golden sample files
+    /// (`<mappings>/tests/<mapping>/<sample>` against `<sample>.expected.jsonl`, decoded with the
+    /// format of a connector using the mapping), printing a diff for each difference. Exits 1 if
+    /// anything fails.
+    Test {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only these mappings (file stems); all of them by default.
+        mappings: Vec<String>,
+        /// Write the expected files of the golden samples from their actual outcomes.
+        #[arg(long)]
+        bless: bool,
+        /// Also list, per mapping, the source columns it never reads and the schema fields it
+        /// never sets.
+        #[arg(long)]
+        coverage: bool,
+    },
+    /// Write a starting mapping for a new source from a sample file: a field per column, typed
+    /// from its values, with the first record as an example. Prints it, or writes --output.
+    Scaffold(ScaffoldArgs),
     /// Print the canonical events arriving on the events exchange, one line each (type, subject,
     /// source, data), through a temporary queue. Needs only the broker.
     Tail {
@@ -71,6 +95,37 @@ enum Command {
         #[command(subcommand)]
         command: OffsetsCommand,
     },
+}
+
+#[derive(clap::Args)]
+struct ScaffoldArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The sample file.
+    #[arg(long)]
+    sample: PathBuf,
+    /// Decode the sample with this connector's format instead of the flags below.
+    #[arg(long)]
+    connector: Option<String>,
+    /// The sample's format.
+    #[arg(long, default_value = "csv", conflicts_with = "connector")]
+    format: String,
+    /// Field delimiter: one ASCII character, or `\t` for a tab.
+    #[arg(long, default_value = ",", conflicts_with = "connector")]
+    delimiter: String,
+    /// Charset of the sample (a WHATWG label: utf-8, gbk, gb18030, big5, shift_jis, …).
+    #[arg(long, default_value = "utf-8", conflicts_with = "connector")]
+    encoding: String,
+    /// The first line is a record, not a header; columns are named col1 … colN.
+    #[arg(long, conflicts_with = "connector")]
+    no_header: bool,
+    /// The event type the mapping produces; its schema, when the deployment has one, names and
+    /// types the fields.
+    #[arg(long = "type")]
+    event_type: Option<String>,
+    /// Write the mapping to this file (never overwritten) instead of stdout.
+    #[arg(long)]
+    output: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -212,6 +267,20 @@ fn main() -> ExitCode {
             connector,
             files,
         } => map(config.config, &connector, &files),
+        Command::Test {
+            config,
+            mappings,
+            bless,
+            coverage,
+        } => test(
+            config.config,
+            &omnibus::mapping_test::Options {
+                mappings,
+                bless,
+                coverage,
+            },
+        ),
+        Command::Scaffold(args) => scaffold(args),
         Command::Tail {
             config,
             pattern,
@@ -323,17 +392,18 @@ fn map(config: PathBuf, connector: &str, files: &[PathBuf]) -> anyhow::Result<Ex
         let ids: Vec<_> = connectors.iter().map(|c| c.id.as_str()).collect();
         bail!("no connector \"{connector}\"; known: {}", ids.join(", "));
     };
-    let mapping_path = hub.paths.mappings.join(format!("{}.toml", spec.mapping));
-    let mapping = Mapping::load(&mapping_path).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let schemas = Schemas::load(&hub.paths.schemas).map_err(|p| anyhow::anyhow!(p.join("\n")))?;
+    let (mapping, schema) = Mapping::load_checked(&hub.paths.mappings, &spec.mapping, &schemas)
+        .map_err(|e| anyhow::anyhow!("connector \"{connector}\": {e}"))?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failed = 0usize;
     for file in files {
-        let result = preview_file(spec, &mapping, file, |p| match p {
+        let result = preview_file(spec, &mapping, Some(&schema), file, |p| match p {
             Previewed::Event(json) => {
                 let _ = out.write_all(&json);
                 let _ = out.write_all(b"\n");
             }
-            Previewed::Filtered => {}
+            Previewed::Filtered { .. } => {}
             Previewed::Failed { origin, reason } => {
                 failed += 1;
                 eprintln!("{origin}: {reason}");
@@ -350,6 +420,95 @@ fn map(config: PathBuf, connector: &str, files: &[PathBuf]) -> anyhow::Result<Ex
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn test(config: PathBuf, options: &omnibus::mapping_test::Options) -> anyhow::Result<ExitCode> {
+    let report = omnibus::mapping_test::run(&config, options)?;
+    for problem in &report.connector_problems {
+        eprintln!("warning: connector left out: {problem}");
+    }
+    put(&report.to_string())?;
+    Ok(match report.passed() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(1),
+    })
+}
+
+fn scaffold(args: ScaffoldArgs) -> anyhow::Result<ExitCode> {
+    let format = match &args.connector {
+        Some(id) => connector_format(&args.config.config, id)?,
+        None => flag_format(&args)?,
+    };
+    let mut request = Request::new(&args.sample, format);
+    if let Some(event_type) = &args.event_type {
+        request.schema = deployment_schema(&args.config.config, event_type)?;
+    }
+    request.event_type = args.event_type;
+    let text = omnibus::scaffold::scaffold(&request)?;
+    match &args.output {
+        None => put(&text)?,
+        Some(path) => {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .with_context(|| {
+                    format!("{}: not written (it is never overwritten)", path.display())
+                })?;
+            file.write_all(text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The format of connector `id` of the deployment.
+fn connector_format(config: &Path, id: &str) -> anyhow::Result<FormatSpec> {
+    let HubFiles { connectors, .. } = load::load(config).map_err(|d| anyhow::anyhow!("{d}"))?;
+    match connectors.into_iter().find(|c| c.id == id) {
+        Some(spec) => Ok(spec.format),
+        None => bail!(
+            "no connector \"{id}\" in the deployment of {}",
+            config.display()
+        ),
+    }
+}
+
+/// The format the scaffold flags describe.
+fn flag_format(args: &ScaffoldArgs) -> anyhow::Result<FormatSpec> {
+    if args.format != "csv" {
+        bail!(
+            "unknown format \"{}\"; the only one is \"csv\"",
+            args.format
+        );
+    }
+    let delimiter = match args.delimiter.as_str() {
+        "\\t" | "tab" => b'\t',
+        d if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
+        d => bail!("delimiter \"{d}\": give one ASCII character, or \\t for a tab"),
+    };
+    Ok(csv_format(delimiter, &args.encoding, !args.no_header)?)
+}
+
+/// The schema of `event_type` in the deployment, if there is a deployment and it has one.
+fn deployment_schema(config: &Path, event_type: &str) -> anyhow::Result<Option<Arc<Schema>>> {
+    let Ok(hub) = load::load_hub(config) else {
+        eprintln!(
+            "note: no deployment at {}: fields are named without a schema",
+            config.display()
+        );
+        return Ok(None);
+    };
+    let schemas = Schemas::load(&hub.paths.schemas).map_err(|p| anyhow::anyhow!(p.join("\n")))?;
+    let schema = schemas.get(event_type).cloned();
+    if schema.is_none() {
+        eprintln!(
+            "note: no schema for type \"{event_type}\" in {}: fields are named without one",
+            hub.paths.schemas.display()
+        );
+    }
+    Ok(schema)
 }
 
 fn tail(

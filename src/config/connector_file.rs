@@ -492,15 +492,17 @@ fn encoding(
     let Some(label) = label else {
         return Ok(encoding_rs::UTF_8);
     };
-    match encoding_rs::Encoding::for_label(label.get_ref().trim().as_bytes()) {
+    encoding_for_label(label.get_ref())
+        .map_err(|message| src.diagnostic(label.span().start, message))
+}
+
+/// The charset a WHATWG label (`"gbk"`, `"utf-8"`, …) names, or a message listing common ones.
+pub fn encoding_for_label(label: &str) -> Result<&'static encoding_rs::Encoding, String> {
+    match encoding_rs::Encoding::for_label(label.trim().as_bytes()) {
         Some(e) if e != encoding_rs::REPLACEMENT => Ok(e),
-        _ => {
-            let message = format!(
-                "unknown encoding \"{}\"; use a WHATWG label such as {COMMON_ENCODINGS}",
-                label.get_ref()
-            );
-            Err(src.diagnostic(label.span().start, message))
-        }
+        _ => Err(format!(
+            "unknown encoding \"{label}\"; use a WHATWG label such as {COMMON_ENCODINGS}"
+        )),
     }
 }
 
