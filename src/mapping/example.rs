@@ -218,6 +218,16 @@ fn differ(path: &str, want: &Value, got: &Value, out: &mut Vec<String>) {
                 }
             }
         }
+        (Value::Array(w), Value::Array(g)) if w.len() == g.len() => {
+            for (n, (wv, gv)) in w.iter().zip(g).enumerate() {
+                differ(&format!("{path}[{n}]"), wv, gv, out);
+            }
+        }
+        (Value::Array(w), Value::Array(g)) => out.push(format!(
+            "{path}: expected {} items, got {}: {got}",
+            w.len(),
+            g.len()
+        )),
         _ if want == got => {}
         _ => out.push(format!("{path}: expected {want}, got {got}")),
     }
@@ -264,6 +274,21 @@ mod tests {
             "output differs: b.c: expected 2, got 3; d: missing, expected true"
         );
         assert!(compare(&want, &want).is_ok());
+    }
+
+    #[test]
+    fn lists_compare_item_by_item_with_unlisted_fields_unchecked() {
+        let got = json!({"lines": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 2}]});
+        assert!(compare(&json!({"lines": [{"sku": "A"}, {"qty": 2}]}), &got).is_ok());
+        assert_eq!(
+            compare(&json!({"lines": [{"sku": "A"}, {"sku": "C"}]}), &got).unwrap_err(),
+            "output differs: lines[1].sku: expected \"C\", got \"B\""
+        );
+        assert!(
+            compare(&json!({"lines": [{"sku": "A"}]}), &got)
+                .unwrap_err()
+                .contains("lines: expected 1 items, got 2")
+        );
     }
 
     #[test]
