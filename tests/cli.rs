@@ -211,3 +211,20 @@ fn map_dead_letters_events_that_break_their_schema_naming_the_field() {
     assert!(err.contains("pos_sales.toml:12: field \"ean\""), "{err}");
     assert!(err.contains("at /ean"), "{err}");
 }
+
+#[test]
+fn the_reference_deployment_passes_its_mapping_tests() {
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/omnibus.toml");
+    let out = omnibus(&["test"], &reference);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ok   pos_receipts: 2 examples, 1 golden file"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("passed: 3 mappings"), "{stdout}");
+}
