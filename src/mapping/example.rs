@@ -2,6 +2,7 @@
 //! is one record (a row of source column → value, a nested table, or a list of rows for a
 //! `[group]` mapping) and the expected `data` (a list of them with `split`), error, or skip.
 
+use super::difference::{Unlisted, differences};
 use super::mapper::{Mapper, Outcome};
 use super::plan::{Example, ExampleInput, Expect, Mapping};
 use crate::canonical::schema::Schema;
@@ -198,46 +199,11 @@ fn list(events: &[Value]) -> String {
 /// `Ok` when `got` has every value `want` lists (fields an example does not list, such as
 /// constants, are not checked); otherwise every difference, by path.
 fn compare(want: &Value, got: &Value) -> Result<(), String> {
-    let mut differences = Vec::new();
-    differ("", want, got, &mut differences);
+    let differences = differences(want, got, Unlisted::Ignored);
     if differences.is_empty() {
         Ok(())
     } else {
         Err(format!("output differs: {}", differences.join("; ")))
-    }
-}
-
-fn differ(path: &str, want: &Value, got: &Value, out: &mut Vec<String>) {
-    match (want, got) {
-        (Value::Object(w), Value::Object(g)) => {
-            for (key, wv) in w {
-                let at = join(path, key);
-                match g.get(key) {
-                    Some(gv) => differ(&at, wv, gv, out),
-                    None => out.push(format!("{at}: missing, expected {wv}")),
-                }
-            }
-        }
-        (Value::Array(w), Value::Array(g)) if w.len() == g.len() => {
-            for (n, (wv, gv)) in w.iter().zip(g).enumerate() {
-                differ(&format!("{path}[{n}]"), wv, gv, out);
-            }
-        }
-        (Value::Array(w), Value::Array(g)) => out.push(format!(
-            "{path}: expected {} items, got {}: {got}",
-            w.len(),
-            g.len()
-        )),
-        _ if want == got => {}
-        _ => out.push(format!("{path}: expected {want}, got {got}")),
-    }
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
     }
 }
 

@@ -10,6 +10,7 @@
 mod binder;
 mod compile;
 mod convert;
+mod difference;
 mod error;
 mod eval;
 mod example;
@@ -31,6 +32,7 @@ mod tests_nested;
 mod validate;
 
 pub use binder::Binder;
+pub use difference::{Unlisted, differences};
 pub use error::MapError;
 pub use eval::{BoundMapping, Mapped};
 pub use mapper::{FailStage, Failure, Mapper, Outcome, Unit};

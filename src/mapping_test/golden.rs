@@ -14,7 +14,7 @@
 use super::diff::{self, Op};
 use crate::canonical::schema::Schema;
 use crate::config::connector::ConnectorSpec;
-use crate::mapping::Mapping;
+use crate::mapping::{Mapping, Unlisted, differences};
 use crate::preview::{Previewed, preview_file};
 use serde::Deserialize;
 use serde_json::Value;
@@ -361,8 +361,7 @@ fn notes(sample: &str, expected: &[Line], actual: &[Line], ops: &[Op]) -> Vec<St
             .find(|slot| slot.is_some_and(|got| got.line_number() == Some(number)));
         if let (Some(slot), Some(want)) = (partner, &want.value) {
             let got = slot.take().and_then(|l| l.value.as_ref());
-            let mut differences = Vec::new();
-            differ("", want, got.unwrap_or(&Value::Null), &mut differences);
+            let differences = differences(want, got.unwrap_or(&Value::Null), Unlisted::Reported);
             out.extend(
                 differences
                     .iter()
@@ -371,39 +370,6 @@ fn notes(sample: &str, expected: &[Line], actual: &[Line], ops: &[Op]) -> Vec<St
         }
     }
     out
-}
-
-/// Every path where `got` differs from `want`, with both values.
-fn differ(path: &str, want: &Value, got: &Value, out: &mut Vec<String>) {
-    match (want, got) {
-        (Value::Object(w), Value::Object(g)) => {
-            for (key, wv) in w {
-                let at = join(path, key);
-                match g.get(key) {
-                    Some(gv) => differ(&at, wv, gv, out),
-                    None => out.push(format!("{at}: expected {wv}, missing")),
-                }
-            }
-            let extra = g.iter().filter(|(key, _)| !w.contains_key(*key));
-            out.extend(
-                extra.map(|(key, gv)| format!("{}: not expected, got {gv}", join(path, key))),
-            );
-        }
-        (Value::Array(w), Value::Array(g)) if w.len() == g.len() => {
-            for (n, (wv, gv)) in w.iter().zip(g).enumerate() {
-                differ(&format!("{path}[{n}]"), wv, gv, out);
-            }
-        }
-        _ if want == got => {}
-        _ => out.push(format!("{path}: expected {want}, got {got}")),
-    }
-}
-
-fn join(path: &str, key: &str) -> String {
-    match path.is_empty() {
-        true => key.to_string(),
-        false => format!("{path}.{key}"),
-    }
 }
 
 #[cfg(test)]
@@ -438,7 +404,7 @@ mod tests {
             notes("s.csv", &expected, &actual, &ops),
             vec![
                 r#"s.csv:3: data.a: expected "2", got "2.0""#,
-                "s.csv:3: data.b: expected true, missing",
+                "s.csv:3: data.b: missing, expected true",
                 "s.csv:3: data.c: not expected, got [1]",
             ]
         );
