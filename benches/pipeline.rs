@@ -58,6 +58,7 @@ name = { from = "item_name", trim = true }
 quantity = { from = "qty", type = "decimal" }
 unit_price = { from = "unit_price", type = "decimal" }
 amount = { from = "amount", type = "decimal" }
+currency = { value = "CNY" }
 [lookups.stores]
 "1001" = "SH-001"
 "1002" = "SH-002"
@@ -212,6 +213,7 @@ fn bench_e2e(dir: &Path, mapping: &Mapping) {
         let run = HubRun::start(dir, "e2e", &names, BROKER, Duration::from_secs(60)).await;
         bind_sink(&ch, &names.exchange, &names.queue).await;
         let (published, hub_secs) = run.file(mapping, rows).await;
+        assert_eq!(published, rows as u64, "every generated row is published, none dead-lettered");
         let hub_rate = published as f64 / hub_secs;
         let sample = sample_message(mapping, &run.emitter(mapping), &run.spec);
         let raw_rate = raw_publish(&ch, &names.exchange, rows, &sample).await;
