@@ -4,6 +4,7 @@
 //! belong in [`environment`].
 
 use super::lookup::{TABLES, Tables};
+use minijinja::value::ValueKind;
 use minijinja::value::{Enumerator, Object};
 use minijinja::{Environment, UndefinedBehavior, Value};
 use std::borrow::Cow;
@@ -237,6 +238,13 @@ impl Outcome {
         if value.is_undefined() || value.is_none() {
             return None;
         }
+        if value.kind() == ValueKind::Bool {
+            return Some(Cow::Borrowed(if value.is_true() {
+                "true"
+            } else {
+                "false"
+            }));
+        }
         Some(match value.as_str() {
             Some(s) => Cow::Borrowed(s),
             None => Cow::Owned(value.to_string()),
@@ -394,6 +402,8 @@ mod tests {
         let text = |v: Value| Outcome(v).text().map(|t| t.into_owned());
         assert_eq!(text(Value::from("a")).as_deref(), Some("a"));
         assert_eq!(text(Value::from(5)).as_deref(), Some("5"));
+        assert_eq!(text(Value::from(true)).as_deref(), Some("true"));
+        assert_eq!(text(Value::from(false)).as_deref(), Some("false"));
         assert_eq!(text(Value::from(())), None);
         assert_eq!(text(Value::UNDEFINED), None);
     }
