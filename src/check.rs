@@ -133,10 +133,12 @@ fn against_columns(mapping: &Mapping, connector: &ConnectorSpec) -> Vec<String> 
     let CsvColumns::Named(columns) = &csv.columns else {
         return Vec::new();
     };
+    let rows = mapping.group().map(|g| g.into.as_str());
     mapping
         .source_reads()
         .into_iter()
-        .filter(|r| !r.in_item && r.name != "record" && !columns.contains(&r.name))
+        .filter(|r| !r.in_item && r.name != "record" && Some(r.name.as_str()) != rows)
+        .filter(|r| !columns.contains(&r.name))
         .map(|r| {
             let how = if r.by_expression {
                 "an expression reads"

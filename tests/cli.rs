@@ -228,3 +228,23 @@ fn the_reference_deployment_passes_its_mapping_tests() {
     );
     assert!(stdout.contains("passed: 3 mappings"), "{stdout}");
 }
+
+#[test]
+fn check_names_columns_a_mapping_reads_that_the_connector_does_not_declare() {
+    let dir = deployment();
+    std::fs::write(
+        dir.path().join("connectors/pos.toml"),
+        "system = \"pos\"\nmapping = \"pos_sales\"\n[source]\ntype = \"file\"\npath = \"../spool\"\n\
+         [format]\ntype = \"csv\"\ncolumns = [\"store_id\", \"receipt_no\", \"line_no\", \"sold_at\", \
+         \"sku\", \"item_name\", \"qty\", \"unit_price\", \"amount\", \"payment\", \"member_card\"]\n",
+    )
+    .expect("connector");
+    let out = omnibus(&["check"], &dir.path().join("config/omnibus.toml"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pos_sales.toml:12: reads \"barcode\", which connector \"pos\""),
+        "{err}"
+    );
+    assert_eq!(err.matches("which connector").count(), 1, "{err}");
+}
