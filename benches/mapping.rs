@@ -113,6 +113,7 @@ fn records(count: usize) -> Vec<Record> {
                 file: "bench.csv".into(),
                 line: n as u64 + 2,
                 offset: 0,
+                locator: None,
             };
             Record::row(
                 origin,

@@ -150,6 +150,7 @@ fn connector(spool: &Path) -> ConnectorSpec {
             marker: None,
             ignore: vec![],
             on_duplicate: OnDuplicate::Reprocess,
+            max_inflated_bytes: omnibus::format::compressed::DEFAULT_MAX_INFLATED,
         }),
         format: FormatSpec::Csv(csv_spec()),
         file: PathBuf::from("bench.toml"),
@@ -356,6 +357,7 @@ impl HubRun {
             publisher: &self.publisher,
             store: &self.store,
             dedupe: true,
+            max_inflated: omnibus::format::compressed::DEFAULT_MAX_INFLATED,
             cancel: &self.cancel,
         };
         let start = Instant::now();

@@ -12,6 +12,7 @@ pub mod connector;
 pub mod delivery;
 pub mod format;
 pub mod hub;
+pub mod inspect;
 pub mod mapping;
 pub mod mapping_test;
 pub mod ops;

@@ -4,7 +4,10 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use omnibus::canonical::schema::{Schema, Schemas};
 use omnibus::config::connector::FormatSpec;
+use omnibus::config::connector_file::parse_format;
 use omnibus::config::load::{self, HubFiles};
+use omnibus::config::toml_de::Source;
+use omnibus::format::compressed::DEFAULT_MAX_INFLATED;
 use omnibus::mapping::Mapping;
 use omnibus::ops::{dlq, offsets};
 use omnibus::preview::{Previewed, preview_file};
@@ -70,6 +73,20 @@ enum Command {
     /// Write a starting mapping for a new source from a sample file: a field per column, typed
     /// from its values, with the first record as an example. Prints it, or writes --output.
     Scaffold(ScaffoldArgs),
+    /// Decode a file and print its records as JSON lines with their origins (file, line, byte
+    /// offset, element path…): what a mapping will receive. Needs no mapping and no broker.
+    /// Exits 1 if any record could not be decoded.
+    Inspect {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The file to decode (compressed files and zip archives are read through).
+        file: PathBuf,
+        #[command(flatten)]
+        format: FormatArgs,
+        /// Stop after this many lines.
+        #[arg(long, default_value_t = usize::MAX)]
+        limit: usize,
+    },
     /// Print the canonical events arriving on the events exchange, one line each (type, subject,
     /// source, data), through a temporary queue. Needs only the broker.
     Tail {
@@ -97,6 +114,28 @@ enum Command {
     },
 }
 
+/// How a sample file is decoded: a connector's `[format]`, or flags.
+#[derive(clap::Args)]
+struct FormatArgs {
+    /// Decode the sample with this connector's format instead of the flags below.
+    #[arg(long)]
+    connector: Option<String>,
+    /// The sample's format: `csv` (with the flags below), a format type that needs no settings
+    /// (`ndjson`), or a `[format]` table's TOML, e.g. 'type = "xml"
+    /// record = "/ORDERS05/IDOC"'.
+    #[arg(long, default_value = "csv", conflicts_with = "connector")]
+    format: String,
+    /// CSV field delimiter: one ASCII character, or `\t` for a tab.
+    #[arg(long, default_value = ",", conflicts_with = "connector")]
+    delimiter: String,
+    /// CSV charset (a WHATWG label: utf-8, gbk, gb18030, big5, shift_jis, …).
+    #[arg(long, default_value = "utf-8", conflicts_with = "connector")]
+    encoding: String,
+    /// CSV without a header line: columns are named col1 … colN.
+    #[arg(long, conflicts_with = "connector")]
+    no_header: bool,
+}
+
 #[derive(clap::Args)]
 struct ScaffoldArgs {
     #[command(flatten)]
@@ -104,21 +143,8 @@ struct ScaffoldArgs {
     /// The sample file.
     #[arg(long)]
     sample: PathBuf,
-    /// Decode the sample with this connector's format instead of the flags below.
-    #[arg(long)]
-    connector: Option<String>,
-    /// The sample's format.
-    #[arg(long, default_value = "csv", conflicts_with = "connector")]
-    format: String,
-    /// Field delimiter: one ASCII character, or `\t` for a tab.
-    #[arg(long, default_value = ",", conflicts_with = "connector")]
-    delimiter: String,
-    /// Charset of the sample (a WHATWG label: utf-8, gbk, gb18030, big5, shift_jis, …).
-    #[arg(long, default_value = "utf-8", conflicts_with = "connector")]
-    encoding: String,
-    /// The first line is a record, not a header; columns are named col1 … colN.
-    #[arg(long, conflicts_with = "connector")]
-    no_header: bool,
+    #[command(flatten)]
+    format: FormatArgs,
     /// The event type the mapping produces; its schema, when the deployment has one, names and
     /// types the fields.
     #[arg(long = "type")]
@@ -281,6 +307,12 @@ fn main() -> ExitCode {
             },
         ),
         Command::Scaffold(args) => scaffold(args),
+        Command::Inspect {
+            config,
+            file,
+            format,
+            limit,
+        } => inspect(&config.config, &file, &format, limit),
         Command::Tail {
             config,
             pattern,
@@ -435,10 +467,7 @@ fn test(config: PathBuf, options: &omnibus::mapping_test::Options) -> anyhow::Re
 }
 
 fn scaffold(args: ScaffoldArgs) -> anyhow::Result<ExitCode> {
-    let format = match &args.connector {
-        Some(id) => connector_format(&args.config.config, id)?,
-        None => flag_format(&args)?,
-    };
+    let format = sample_format(&args.config.config, &args.format)?;
     let mut request = Request::new(&args.sample, format);
     if let Some(event_type) = &args.event_type {
         request.schema = deployment_schema(&args.config.config, event_type)?;
@@ -475,13 +504,46 @@ fn connector_format(config: &Path, id: &str) -> anyhow::Result<FormatSpec> {
     }
 }
 
-/// The format the scaffold flags describe.
-fn flag_format(args: &ScaffoldArgs) -> anyhow::Result<FormatSpec> {
+fn inspect(
+    config: &Path,
+    file: &Path,
+    args: &FormatArgs,
+    limit: usize,
+) -> anyhow::Result<ExitCode> {
+    let format = sample_format(config, args)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let counts = omnibus::inspect::inspect(&format, file, DEFAULT_MAX_INFLATED, limit, &mut out)
+        .with_context(|| format!("inspecting {}", file.display()))?;
+    out.flush().context("writing records to stdout")?;
+    eprintln!("{} record(s), {} error(s)", counts.records, counts.errors);
+    Ok(if counts.errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The format of a sample: its connector's, or the one the flags describe.
+fn sample_format(config: &Path, args: &FormatArgs) -> anyhow::Result<FormatSpec> {
+    match &args.connector {
+        Some(id) => connector_format(config, id),
+        None => flag_format(args),
+    }
+}
+
+/// The format the flags describe: CSV with its flags, or a `[format]` table.
+fn flag_format(args: &FormatArgs) -> anyhow::Result<FormatSpec> {
     if args.format != "csv" {
-        bail!(
-            "unknown format \"{}\"; the only one is \"csv\"",
-            args.format
-        );
+        let text = if args.format.contains('=') {
+            args.format.clone()
+        } else {
+            format!("type = \"{}\"", args.format)
+        };
+        let src = Source {
+            path: Path::new("--format"),
+            text: &text,
+        };
+        return parse_format(&src).map_err(|d| anyhow::anyhow!("{d}"));
     }
     let delimiter = match args.delimiter.as_str() {
         "\\t" | "tab" => b'\t',

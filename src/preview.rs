@@ -3,10 +3,10 @@
 
 use crate::canonical::event::EventTime;
 use crate::canonical::schema::Schema;
-use crate::config::connector::ConnectorSpec;
+use crate::config::connector::{ConnectorSpec, SourceSpec};
 use crate::connector::emit::Emitter;
 use crate::format::record::Origin;
-use crate::format::{self, DecodeError};
+use crate::format::{self, DecodeError, compressed};
 use crate::mapping::{Mapper, Mapping, Outcome, Unit};
 use std::path::Path;
 use std::sync::Arc;
@@ -38,23 +38,45 @@ pub fn preview_file(
     let mut mapper = Mapper::new(mapping, schema.cloned());
     let time = EventTime::now();
     let mut units = Vec::new();
-    for item in format::decode(
-        &spec.format,
-        file,
-        emitter.connector().clone(),
-        name.clone(),
-    ) {
-        let item = match item {
-            Ok(record) => Ok(record),
-            Err(DecodeError::Record(e)) => Err(e),
-            Err(other) => return Err(format!("{name}: {other}")),
+    let mut failure = None;
+    let max_inflated = match &spec.source {
+        SourceSpec::File(source) => source.max_inflated_bytes,
+    };
+    let read = compressed::for_each_input(file, &name, max_inflated, &mut |input, reader| {
+        let reader = match reader {
+            Ok(reader) => reader,
+            Err(reason) => {
+                failure = Some(format!("{input}: {reason}"));
+                return false;
+            }
         };
-        mapper
-            .push(item, &mut units)
-            .map_err(|e| format!("{name}: {e}"))?;
-        units
-            .drain(..)
-            .for_each(|unit| report(unit, &emitter, &time, &mut each));
+        for item in format::decode(
+            &spec.format,
+            reader,
+            emitter.connector().clone(),
+            input.clone(),
+        ) {
+            let item = match item {
+                Ok(record) => Ok(record),
+                Err(DecodeError::Record(e)) => Err(e),
+                Err(other) => {
+                    failure = Some(format!("{input}: {other}"));
+                    return false;
+                }
+            };
+            if let Err(e) = mapper.push(item, &mut units) {
+                failure = Some(format!("{input}: {e}"));
+                return false;
+            }
+            units
+                .drain(..)
+                .for_each(|unit| report(unit, &emitter, &time, &mut each));
+        }
+        true
+    });
+    read.map_err(|e| format!("{name}: {e}"))?;
+    if let Some(failure) = failure {
+        return Err(failure);
     }
     mapper.finish(&mut units);
     units

@@ -1,32 +1,15 @@
 //! The command line without a broker: `check` reports every problem with its position, `map`
 //! previews events, `--version` answers.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn omnibus(args: &[&str], config: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_omnibus"))
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .expect("run omnibus")
-}
+use common::offline::omnibus;
+use std::path::Path;
+use std::process::Command;
 
 /// A deployment with one POS connector and a copy of the repository's pos_sales mapping.
 fn deployment() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    for sub in ["config", "connectors", "mappings", "spool"] {
-        std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
-    }
-    std::fs::write(
-        dir.path().join("config/omnibus.toml"),
-        format!(
-            "[broker]\nurl = \"amqp://127.0.0.1:1/%2f\"\n[paths]\nschemas = \"{}\"\n",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/schemas")
-        ),
-    )
-    .expect("hub file");
+    let dir = common::offline::deployment();
     std::fs::write(
         dir.path().join("connectors/pos.toml"),
         "system = \"pos\"\nmapping = \"pos_sales\"\n[source]\ntype = \"file\"\npath = \"../spool\"\n[format]\ntype = \"csv\"\n",

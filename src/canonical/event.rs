@@ -59,14 +59,22 @@ pub fn dataschema_of(event_type: &str) -> String {
 }
 
 impl Event {
-    /// The `omnibusorigin` extension value: `file:line`.
+    /// The `omnibusorigin` extension value: `file:line`, then ` (locator)` for structured
+    /// formats (`/ORDERS05/IDOC[3]`).
     pub fn origin_attr(&self) -> String {
         let mut line = itoa::Buffer::new();
         let line = line.format(self.origin.line);
-        let mut out = String::with_capacity(self.origin.file.len() + 1 + line.len());
+        let locator = self.origin.locator.as_deref().unwrap_or_default();
+        let mut out =
+            String::with_capacity(self.origin.file.len() + 4 + line.len() + locator.len());
         out.push_str(&self.origin.file);
         out.push(':');
         out.push_str(line);
+        if !locator.is_empty() {
+            out.push_str(" (");
+            out.push_str(locator);
+            out.push(')');
+        }
         out
     }
 
@@ -125,6 +133,7 @@ pub(crate) mod tests {
                 file: "stock.csv".into(),
                 line: 7,
                 offset: 300,
+                locator: None,
             },
         }
     }

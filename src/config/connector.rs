@@ -59,6 +59,8 @@ pub struct FileSourceSpec {
     pub ignore: Vec<String>,
     /// What happens to a file whose identical content was already processed.
     pub on_duplicate: OnDuplicate,
+    /// Bytes a compressed file (or one zip entry) may inflate to before it is refused.
+    pub max_inflated_bytes: u64,
 }
 
 /// `on_duplicate`: a file dropped again with content the ledger has seen finished.
@@ -81,9 +83,25 @@ pub enum After {
     Delete,
 }
 
+/// `[format]`: how a connector's input is decoded into records.
 #[derive(Debug, Clone)]
 pub enum FormatSpec {
     Csv(CsvSpec),
+    /// `json` (one document, records at a path) and `ndjson` (one record per line).
+    Json(crate::format::json::JsonSpec),
+    Xml(crate::format::xml::XmlSpec),
+    FixedWidth(crate::format::fixed_width::FixedWidthSpec),
+    Edifact(crate::format::edifact::EdifactSpec),
+}
+
+impl FormatSpec {
+    /// The CSV settings, for the tools that only handle CSV so far.
+    pub fn csv(&self) -> Option<&CsvSpec> {
+        match self {
+            FormatSpec::Csv(csv) => Some(csv),
+            _ => None,
+        }
+    }
 }
 
 /// `[format] type = "csv"`.

@@ -11,6 +11,7 @@ use super::connector::{
 };
 use super::diagnostic::{Diagnostic, Diagnostics, line_col};
 use super::toml_de::{Source, did_you_mean};
+use crate::format::{edifact, fixed_width, json, xml};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use std::collections::HashSet;
@@ -35,8 +36,8 @@ const SOURCE: Kinds = Kinds {
 
 const FORMAT: Kinds = Kinds {
     section: "format",
-    now: &["csv"],
-    later: &["xml", "json", "ndjson", "fixed_width", "edifact", "xlsx"],
+    now: &["csv", "json", "ndjson", "xml", "fixed_width", "edifact"],
+    later: &["xlsx"],
 };
 
 const DEFAULT_SETTLE: Duration = Duration::from_secs(2);
@@ -74,6 +75,7 @@ pub struct FileSourceFile {
     pub ignore: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     pub on_duplicate: OnDuplicate,
+    pub max_inflated_bytes: Option<u64>,
 }
 
 /// `[format] type = "csv"`, without its `type` key.
@@ -126,6 +128,19 @@ pub fn parse_connector(
             Err(found)
         }
     }
+}
+
+/// Parses the text of a `[format]` table alone (`type = "xml"\nrecord = "/a/b"`), as tools that
+/// decode a file without a connector (`omnibus inspect --format`) take it.
+pub fn parse_format(src: &Source<'_>) -> Result<FormatSpec, Diagnostics> {
+    let table = src.parse()?;
+    let span = table.span();
+    let mut outer = DeTable::new();
+    outer.insert(
+        Spanned::new(span.clone(), "format".into()),
+        Spanned::new(span, DeValue::Table(table.into_inner())),
+    );
+    section(src, &outer, &FORMAT).and_then(|s| format_spec(src, s))
 }
 
 /// Keeps the value, or records its diagnostics.
@@ -338,6 +353,14 @@ fn format_spec(src: &Source<'_>, section: Section<'_>) -> Result<FormatSpec, Dia
             let csv: CsvFormatFile = src.deserialize(section.rest, "format")?;
             Ok(FormatSpec::Csv(csv.check(src)?))
         }
+        "json" | "ndjson" => {
+            json::parse_spec(src, &section.kind, section.rest).map(FormatSpec::Json)
+        }
+        "xml" => xml::parse_spec(src, &section.kind, section.rest).map(FormatSpec::Xml),
+        "fixed_width" => {
+            fixed_width::parse_spec(src, &section.kind, section.rest).map(FormatSpec::FixedWidth)
+        }
+        "edifact" => edifact::parse_spec(src, &section.kind, section.rest).map(FormatSpec::Edifact),
         _ => Err(unsupported(src, &section)),
     }
 }
@@ -371,6 +394,9 @@ impl FileSourceFile {
             marker,
             ignore,
             on_duplicate: self.on_duplicate,
+            max_inflated_bytes: self
+                .max_inflated_bytes
+                .unwrap_or(crate::format::compressed::DEFAULT_MAX_INFLATED),
         })
     }
 }

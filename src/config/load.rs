@@ -275,7 +275,7 @@ fn duplicate(p: &ParsedConnector, files: &[PathBuf]) -> Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::connector::{After, CsvColumns, FormatSpec, SourceSpec};
+    use crate::config::connector::{After, CsvColumns, SourceSpec};
     use std::time::Duration;
 
     const HUB: &str = r##"[broker]
@@ -392,7 +392,7 @@ header = true                 # or columns = ["A", "B", ...]
             (Duration::from_secs(2), Duration::from_secs(5))
         );
         assert_eq!(s.ignore, [".*", "*.tmp", "*.part"]);
-        let FormatSpec::Csv(f) = &c.format;
+        let f = c.format.csv().expect("a CSV format");
         assert_eq!(f.encoding, encoding_rs::GBK);
         assert_eq!((f.delimiter, f.quote, f.skip_lines), (b'|', b'"', 0));
         assert_eq!(f.columns, CsvColumns::Header);
@@ -525,7 +525,9 @@ header = true                 # or columns = ["A", "B", ...]
             d.problems(),
             [
                 format!("{file}:4:8: source type \"sql\" is not supported yet; supported: file"),
-                format!("{file}:6:8: format type \"xlsx\" is not supported yet; supported: csv"),
+                format!(
+                    "{file}:6:8: format type \"xlsx\" is not supported yet; supported: csv, json, ndjson, xml, fixed_width, edifact"
+                ),
             ]
         );
     }
@@ -629,7 +631,7 @@ header = true                 # or columns = ["A", "B", ...]
             (s.after, s.marker.as_deref(), s.ignore.as_slice()),
             (After::Delete, Some(".done"), &["*.tmp".to_string()][..])
         );
-        let FormatSpec::Csv(f) = &good[0].format;
+        let f = good[0].format.csv().expect("a CSV format");
         assert_eq!((f.delimiter, f.quote, f.skip_lines), (b'\t', b'\'', 2));
         assert_eq!(f.columns, CsvColumns::Named(vec!["A".into(), "B".into()]));
         assert_eq!(

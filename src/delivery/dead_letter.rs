@@ -94,6 +94,9 @@ impl DeadLetter {
             "x-omnibus-offset",
             AMQPValue::LongLongInt(to_i64(self.origin.offset)),
         );
+        if let Some(locator) = &self.origin.locator {
+            put("x-omnibus-locator", text(locator));
+        }
         put("x-omnibus-stage", text(&self.stage.to_string()));
         put("x-omnibus-error", text(&self.reason));
         let tag = tag_headers(&mut headers);

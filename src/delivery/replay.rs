@@ -155,16 +155,17 @@ fn origin_of(letter: &Letter) -> Origin {
         file: letter.file.as_str().into(),
         line: letter.line,
         offset: letter.offset,
+        locator: None,
     }
 }
 
 /// A record from its stored fields (column → value, in stored order).
 fn record_of(fields: Vec<(String, String)>, format: &FormatSpec, letter: &Letter) -> Record {
-    let FormatSpec::Csv(spec) = format;
+    let delimiter = format.csv().map_or(b',', |csv| csv.delimiter);
     let (names, values): (Vec<String>, Vec<String>) = fields.into_iter().unzip();
     Record::row(
         origin_of(letter),
-        Arc::new(Columns::new(names, spec.delimiter)),
+        Arc::new(Columns::new(names, delimiter)),
         csv::StringRecord::from(values),
     )
 }
@@ -177,7 +178,9 @@ fn decode_raw(
     header: Option<Vec<String>>,
     letter: &Letter,
 ) -> Result<Vec<Record>, Failure> {
-    let FormatSpec::Csv(csv) = format;
+    let Some(csv) = format.csv() else {
+        return decode_all(format, letter);
+    };
     let names = match (&csv.columns, header) {
         (CsvColumns::Named(names), _) => names.clone(),
         (CsvColumns::Header, Some(names)) => names,
@@ -216,6 +219,28 @@ fn decode_raw(
             Err(e) => return Err(failure(Stage::Decode, e)),
         }
     }
+    if out.is_empty() {
+        return Err(failure(Stage::Decode, "the raw bytes hold no record"));
+    }
+    Ok(out)
+}
+
+/// Decodes a letter's raw bytes with a format that needs no column names (the bytes are UTF-8).
+fn decode_all(format: &FormatSpec, letter: &Letter) -> Result<Vec<Record>, Failure> {
+    let origin = origin_of(letter);
+    let records = format::decode(
+        format,
+        letter.raw.as_slice(),
+        Arc::clone(&origin.connector),
+        Arc::clone(&origin.file),
+    );
+    let out = records
+        .map(|item| match item {
+            Ok(record) => Ok(record),
+            Err(DecodeError::Record(e)) => Err(failure(Stage::Decode, e.reason)),
+            Err(e) => Err(failure(Stage::Decode, e)),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     if out.is_empty() {
         return Err(failure(Stage::Decode, "the raw bytes hold no record"));
     }

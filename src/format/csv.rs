@@ -288,6 +288,7 @@ impl<R: Read> CsvDecoder<R> {
             file: Arc::clone(&self.file),
             line: row.line,
             offset: row.offset,
+            locator: None,
         };
         let fields = self.string_record(&row);
         let reason = match invalid {

@@ -3,8 +3,13 @@
 //! picks the decoder a connector's `[format]` names.
 
 pub mod charset;
+pub mod compressed;
 pub mod csv;
+pub mod edifact;
+pub mod fixed_width;
+pub mod json;
 pub mod record;
+pub mod xml;
 
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -29,6 +34,10 @@ pub enum DecodeError {
     /// the file into one field.
     #[error("line {line}: {reason}")]
     Oversized { line: u64, reason: String },
+    /// The input is unusable from here on (a refused DOCTYPE, a broken envelope, truncated
+    /// structure): the records before it stand, nothing after it can be read.
+    #[error("line {line}: {reason}")]
+    Input { line: u64, reason: String },
 }
 
 impl DecodeError {
@@ -38,16 +47,27 @@ impl DecodeError {
     }
 }
 
+/// The records of one input.
+pub type Records<'a> = Box<dyn Iterator<Item = Result<Record, DecodeError>> + Send + 'a>;
+
 /// The records of one file (`file`, read by connector `connector`), decoded as `spec` says.
 ///
 /// The iterator ends after a fatal error ([`DecodeError::is_fatal`]).
-pub fn decode<R: Read>(
+pub fn decode<'a, R: Read + Send + 'a>(
     spec: &FormatSpec,
     reader: R,
     connector: Arc<str>,
     file: Arc<str>,
-) -> impl Iterator<Item = Result<Record, DecodeError>> + use<R> {
+) -> Records<'a> {
     match spec {
-        FormatSpec::Csv(csv) => csv::CsvDecoder::new(reader, csv, connector, file),
+        FormatSpec::Csv(csv) => Box::new(csv::CsvDecoder::new(reader, csv, connector, file)),
+        FormatSpec::Json(json) => Box::new(json::decoder(json, reader, connector, file)),
+        FormatSpec::Xml(xml) => Box::new(xml::decoder(xml, reader, connector, file)),
+        FormatSpec::FixedWidth(fixed) => {
+            Box::new(fixed_width::decoder(fixed, reader, connector, file))
+        }
+        FormatSpec::Edifact(edifact) => {
+            Box::new(edifact::decoder(edifact, reader, connector, file))
+        }
     }
 }

@@ -14,11 +14,18 @@ pub struct Origin {
     pub line: u64,
     /// Byte offset of the record's first byte in the source file.
     pub offset: u64,
+    /// Where in a structured input the record sits, for formats where a line is not enough: an
+    /// element path (XML, JSON), a message and segment (EDIFACT), a sheet and row (XLSX).
+    pub locator: Option<Arc<str>>,
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file, self.line)
+        write!(f, "{}:{}", self.file, self.line)?;
+        if let Some(locator) = &self.locator {
+            write!(f, " ({locator})")?;
+        }
+        Ok(())
     }
 }
 

@@ -105,6 +105,7 @@ impl Mapping {
             file: Arc::clone(&self.file),
             line: example.line as u64,
             offset: 0,
+            locator: None,
         };
         match &example.input {
             ExampleInput::Row(row) => vec![self.example_row(origin, &[row.as_slice()])],

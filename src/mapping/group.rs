@@ -221,6 +221,7 @@ mod tests {
                     file: "f.csv".into(),
                     line: i as u64 + 2,
                     offset: 0,
+                    locator: None,
                 };
                 Ok(Record::row(
                     origin,
@@ -290,6 +291,7 @@ mod tests {
                 file: "f.csv".into(),
                 line: 3,
                 offset: 9,
+                locator: None,
             },
             raw: b"A,\"x\n".to_vec(),
             reason: "expected 2 fields, found 1".into(),

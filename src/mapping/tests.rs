@@ -43,6 +43,7 @@ fn origin() -> Origin {
         file: "in.csv".into(),
         line: 2,
         offset: 10,
+        locator: None,
     }
 }
 

@@ -24,6 +24,7 @@ fn origin(line: u64) -> Origin {
         file: "in.json".into(),
         line,
         offset: 0,
+        locator: None,
     }
 }
 

@@ -195,11 +195,13 @@ fn generated(diagnostics: &Diagnostics) -> ScaffoldError {
 
 /// `spec` with its columns named.
 fn named(spec: &FormatSpec, names: &[String]) -> FormatSpec {
-    let FormatSpec::Csv(csv) = spec;
-    FormatSpec::Csv(CsvSpec {
-        columns: CsvColumns::Named(names.to_vec()),
-        ..csv.clone()
-    })
+    match spec.csv() {
+        Some(csv) => FormatSpec::Csv(CsvSpec {
+            columns: CsvColumns::Named(names.to_vec()),
+            ..csv.clone()
+        }),
+        None => spec.clone(),
+    }
 }
 
 /// The path the mapping is compiled under: `<sample stem>.toml` (it names the mapping in
@@ -232,6 +234,7 @@ mod tests {
             file: "s.json".into(),
             line: 1,
             offset: 0,
+            locator: None,
         };
         Record {
             origin,

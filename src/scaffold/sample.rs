@@ -185,7 +185,9 @@ pub fn unnamed_columns(
     file: &Path,
     spec: &FormatSpec,
 ) -> Result<Option<Vec<String>>, ScaffoldError> {
-    let FormatSpec::Csv(csv) = spec;
+    let Some(csv) = spec.csv() else {
+        return Ok(None);
+    };
     if csv.columns != CsvColumns::Named(Vec::new()) {
         return Ok(None);
     }
@@ -231,9 +233,9 @@ fn undecodable(file: &Path, error: DecodeError) -> ScaffoldError {
     let file = file.to_path_buf();
     match error {
         DecodeError::Io(source) => ScaffoldError::Unreadable { file, source },
-        DecodeError::Header { line, reason } | DecodeError::Oversized { line, reason } => {
-            ScaffoldError::Undecodable { file, line, reason }
-        }
+        DecodeError::Header { line, reason }
+        | DecodeError::Oversized { line, reason }
+        | DecodeError::Input { line, reason } => ScaffoldError::Undecodable { file, line, reason },
         DecodeError::Record(e) => ScaffoldError::Undecodable {
             file,
             line: e.origin.line,

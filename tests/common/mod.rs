@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod offline;
 pub mod proxy;
 
 use futures_util::FutureExt;

@@ -145,6 +145,7 @@ mod tests {
             file: "f".into(),
             line,
             offset: 0,
+            locator: None,
         }
     }
 

@@ -53,6 +53,7 @@ impl FileDrop {
             publisher: &self.publisher,
             store: &self.store,
             dedupe: self.dedupe,
+            max_inflated: self.source.max_inflated_bytes,
             cancel: &cancel,
         };
         tracing::info!(connector = %id, dir = %self.source.path.display(), glob = %self.source.glob, "watching folder");

@@ -13,7 +13,7 @@ use crate::delivery::ack::{Batch, BatchOutcome, Settlement};
 use crate::delivery::dead_letter::{DeadLetter, Stage};
 use crate::delivery::replay;
 use crate::format::record::{Origin, Record, RecordError};
-use crate::format::{self, DecodeError};
+use crate::format::{self, DecodeError, compressed};
 use crate::mapping::{FailStage, Failure, Mapper, Mapping, Outcome, Unit};
 use crate::route::{Outgoing, Publisher};
 use crate::state::ledger::{self, FileKey};
@@ -69,6 +69,8 @@ pub struct FileJob<'a> {
     pub store: &'a Store,
     /// Check each event against the dedupe window before publishing it.
     pub dedupe: bool,
+    /// Bytes a compressed file (or zip entry) may inflate to.
+    pub max_inflated: u64,
     pub cancel: &'a CancellationToken,
 }
 
@@ -110,7 +112,13 @@ impl FileJob<'_> {
             file: name.to_string(),
             reason: e.to_string(),
         })?;
-        let mut rx = spawn_decoder(self.format.clone(), file, self.emitter.connector(), &name);
+        let mut rx = spawn_decoder(
+            self.format.clone(),
+            file,
+            self.emitter.connector(),
+            &name,
+            self.max_inflated,
+        );
         let mut run = Run {
             key,
             batch: Batch::resuming(resume),
@@ -159,6 +167,7 @@ impl FileJob<'_> {
                     file: name,
                     line,
                     offset: 0,
+                    locator: None,
                 };
                 tally.refuse(&origin, &reason);
                 return Ok(tally);
@@ -394,10 +403,21 @@ fn map_chunk(
                 let line = e.origin.line;
                 (Err(e), line)
             }
-            Err(e @ (DecodeError::Header { line, .. } | DecodeError::Oversized { line, .. })) => {
+            Err(
+                e @ (DecodeError::Header { line, .. }
+                | DecodeError::Oversized { line, .. }
+                | DecodeError::Input { line, .. }),
+            ) => {
                 return Some(FileError::Unusable {
                     file: name.to_string(),
                     line,
+                    reason: e.to_string(),
+                });
+            }
+            Err(DecodeError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Some(FileError::Unusable {
+                    file: name.to_string(),
+                    line: 0,
                     reason: e.to_string(),
                 });
             }
@@ -421,31 +441,77 @@ fn map_chunk(
 
 type Chunk = Vec<Result<Record, DecodeError>>;
 
-/// Decodes on a blocking thread, sending records in chunks; stops when the receiver goes away.
+/// Decodes on a blocking thread, sending records in chunks; stops when the receiver goes away. A
+/// compressed file is inflated (at most `max_inflated` bytes per input); each entry of a zip
+/// archive is decoded in turn, its records named `archive.zip!entry`.
 fn spawn_decoder(
     format: FormatSpec,
     file: std::fs::File,
     connector: &Arc<str>,
     name: &Arc<str>,
+    max_inflated: u64,
 ) -> mpsc::Receiver<Chunk> {
     let (tx, rx) = mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
     let (connector, name) = (Arc::clone(connector), Arc::clone(name));
     tokio::task::spawn_blocking(move || {
-        let mut chunk = Vec::with_capacity(CHUNK);
-        for item in format::decode(&format, file, connector, name) {
-            let fatal = item.as_ref().is_err_and(DecodeError::is_fatal);
-            chunk.push(item);
-            if chunk.len() < CHUNK && !fatal {
-                continue;
-            }
-            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
-            if tx.blocking_send(full).is_err() || fatal {
-                return;
-            }
+        let mut chunks = Chunks {
+            tx,
+            chunk: Vec::with_capacity(CHUNK),
+        };
+        let read = compressed::for_each_input(file, &name, max_inflated, &mut |input, reader| {
+            let reader = match reader {
+                Ok(reader) => reader,
+                Err(reason) => return chunks.push(Err(refused(&connector, input, reason))),
+            };
+            format::decode(&format, reader, Arc::clone(&connector), input)
+                .all(|item| chunks.push(item))
+        });
+        if let Err(e) = read {
+            chunks.push(Err(DecodeError::Io(e)));
         }
-        if !chunk.is_empty() {
-            let _ = tx.blocking_send(chunk);
-        }
+        chunks.flush();
     });
     rx
+}
+
+/// Records on their way to the mapper, sent a chunk at a time.
+struct Chunks {
+    tx: mpsc::Sender<Chunk>,
+    chunk: Chunk,
+}
+
+impl Chunks {
+    /// Adds an item; `false` once decoding must stop (a fatal error, or nobody listens).
+    fn push(&mut self, item: Result<Record, DecodeError>) -> bool {
+        let fatal = item.as_ref().is_err_and(DecodeError::is_fatal);
+        self.chunk.push(item);
+        if self.chunk.len() < CHUNK && !fatal {
+            return true;
+        }
+        self.flush() && !fatal
+    }
+
+    fn flush(&mut self) -> bool {
+        if self.chunk.is_empty() {
+            return true;
+        }
+        let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
+        self.tx.blocking_send(full).is_ok()
+    }
+}
+
+/// The record error of an archive entry that is refused (its name escapes the archive).
+fn refused(connector: &Arc<str>, input: Arc<str>, reason: String) -> DecodeError {
+    DecodeError::Record(RecordError {
+        origin: Origin {
+            connector: Arc::clone(connector),
+            file: input,
+            line: 0,
+            offset: 0,
+            locator: None,
+        },
+        raw: Vec::new(),
+        reason,
+        columns: None,
+    })
 }

@@ -185,6 +185,7 @@ mod tests {
             marker: marker.map(str::to_string),
             ignore: vec![".*".into(), "*.tmp".into()],
             on_duplicate: OnDuplicate::Skip,
+            max_inflated_bytes: 1 << 20,
         }
     }
 
