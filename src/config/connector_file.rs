@@ -9,7 +9,7 @@ use super::connector::{
     After, ConnectorSpec, ContentMode, CsvColumns, CsvSpec, FileSourceSpec, FormatSpec,
     OnDuplicate, SourceSpec,
 };
-use super::diagnostic::{Diagnostic, Diagnostics, line_col};
+use super::diagnostic::{Diagnostic, Diagnostics, keep, line_col};
 use super::toml_de::{Source, did_you_mean};
 use crate::format::{edifact, fixed_width, json, xml};
 use serde::Deserialize;
@@ -141,11 +141,6 @@ pub fn parse_format(src: &Source<'_>) -> Result<FormatSpec, Diagnostics> {
         Spanned::new(span, DeValue::Table(table.into_inner())),
     );
     section(src, &outer, &FORMAT).and_then(|s| format_spec(src, s))
-}
-
-/// Keeps the value, or records its diagnostics.
-fn keep<T, E: Into<Diagnostics>>(found: &mut Diagnostics, result: Result<T, E>) -> Option<T> {
-    result.map_err(|d| found.extend(d.into())).ok()
 }
 
 /// The checked top-level keys.
@@ -511,13 +506,19 @@ impl CsvFormatFile {
     }
 }
 
-fn encoding(
+/// The charset `[format] encoding` names; UTF-8 when the key is absent.
+pub fn encoding(
     src: &Source<'_>,
     label: Option<Spanned<String>>,
 ) -> Result<&'static encoding_rs::Encoding, Diagnostic> {
-    let Some(label) = label else {
-        return Ok(encoding_rs::UTF_8);
-    };
+    label.map_or(Ok(encoding_rs::UTF_8), |label| encoding_at(src, &label))
+}
+
+/// The charset a label in a file names, or a diagnostic at the label.
+pub fn encoding_at(
+    src: &Source<'_>,
+    label: &Spanned<String>,
+) -> Result<&'static encoding_rs::Encoding, Diagnostic> {
     encoding_for_label(label.get_ref())
         .map_err(|message| src.diagnostic(label.span().start, message))
 }

@@ -95,6 +95,12 @@ impl From<Diagnostic> for Diagnostics {
     }
 }
 
+/// Keeps a checked value, or adds its diagnostics to `found`: how a section is checked key by key
+/// with every problem reported.
+pub fn keep<T, E: Into<Diagnostics>>(found: &mut Diagnostics, result: Result<T, E>) -> Option<T> {
+    result.map_err(|d| found.extend(d.into())).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 use crate::config::Diagnostics;
-use crate::config::connector_file::encoding_for_label;
+use crate::config::connector_file::encoding_at;
 use crate::config::toml_de::Source;
 
 /// Default largest message, in bytes of text.
@@ -158,9 +158,9 @@ pub fn parse_spec(
     let mut found = Diagnostics::default();
     let mut spec = EdifactSpec::default();
     if let Some(label) = file.encoding {
-        match encoding_for_label(label.get_ref()) {
+        match encoding_at(src, &label) {
             Ok(encoding) => spec.encoding = Some(encoding),
-            Err(message) => found.push(src.diagnostic(label.span().start, message)),
+            Err(d) => found.push(d),
         }
     }
     if let Some(groups) = file.groups {

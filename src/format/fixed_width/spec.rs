@@ -16,8 +16,8 @@ use super::number::{Number, Sign};
 use super::reader::{Framing, MAX_LINE_BYTES};
 use super::{FixedWidthSpec, RECORD_TYPE};
 use crate::config::Diagnostics;
-use crate::config::connector_file::encoding_for_label;
-use crate::config::diagnostic::Diagnostic;
+use crate::config::connector_file;
+use crate::config::diagnostic::{Diagnostic, keep};
 use crate::config::toml_de::Source;
 
 /// Most implied decimals (the scale `type = "decimal"` can hold).
@@ -187,11 +187,6 @@ pub fn parse_spec(
     file.check(src, kind.span().start)
 }
 
-/// Keeps the value, or records its diagnostics.
-fn keep<T, E: Into<Diagnostics>>(found: &mut Diagnostics, result: Result<T, E>) -> Option<T> {
-    result.map_err(|d| found.extend(d.into())).ok()
-}
-
 /// A whole number in `min..=max`, for a key such as `start`.
 fn whole(
     src: &Source<'_>,
@@ -255,12 +250,8 @@ fn encoding(
     src: &Source<'_>,
     label: Option<Spanned<String>>,
 ) -> Result<&'static Encoding, Diagnostic> {
-    let Some(label) = label else {
-        return Ok(encoding_rs::UTF_8);
-    };
-    let at = label.span().start;
-    let encoding =
-        encoding_for_label(label.get_ref()).map_err(|message| src.diagnostic(at, message))?;
+    let at = label.as_ref().map_or(0, |l| l.span().start);
+    let encoding = connector_file::encoding(src, label)?;
     if !encoding.is_ascii_compatible() {
         return Err(src.diagnostic(
             at,

@@ -33,7 +33,8 @@ use toml::de::DeValue;
 
 use super::DecodeError;
 use super::record::Record;
-use crate::config::connector_file::encoding_for_label;
+use crate::config::connector_file::encoding;
+use crate::config::diagnostic::keep;
 use crate::config::toml_de::Source;
 use crate::config::{Diagnostic, Diagnostics};
 use document::DocumentDecoder;
@@ -129,21 +130,6 @@ fn finish(
         }),
         _ => Err(found),
     }
-}
-
-/// Keeps the value, or records its diagnostics.
-fn keep<T, E: Into<Diagnostics>>(found: &mut Diagnostics, result: Result<T, E>) -> Option<T> {
-    result.map_err(|d| found.extend(d.into())).ok()
-}
-
-fn encoding(
-    src: &Source<'_>,
-    label: Option<Spanned<String>>,
-) -> Result<&'static Encoding, Diagnostic> {
-    let Some(label) = label else {
-        return Ok(encoding_rs::UTF_8);
-    };
-    encoding_for_label(label.get_ref()).map_err(|m| src.diagnostic(label.span().start, m))
 }
 
 fn max_record_bytes(src: &Source<'_>, value: Option<Spanned<i64>>) -> Result<usize, Diagnostic> {

@@ -24,7 +24,8 @@ use toml::de::DeValue;
 
 use super::DecodeError;
 use super::record::Record;
-use crate::config::connector_file::encoding_for_label;
+use crate::config::connector_file::encoding_at;
+use crate::config::diagnostic::keep;
 use crate::config::toml_de::Source;
 use crate::config::{Diagnostic, Diagnostics};
 
@@ -83,11 +84,10 @@ pub fn parse_spec(
         }
     };
     let context = contexts(src, &file.context, &namespaces, record.as_ref(), &mut found);
-    let encoding = file.encoding.as_ref().and_then(|label| {
-        let checked = encoding_for_label(label.get_ref())
-            .map_err(|message| src.diagnostic(label.span().start, message));
-        keep(&mut found, checked)
-    });
+    let encoding = file
+        .encoding
+        .as_ref()
+        .and_then(|label| keep(&mut found, encoding_at(src, label)));
     let max_record_bytes = keep(&mut found, max_record_bytes(src, file.max_record_bytes));
     match (record, max_record_bytes) {
         (Some(record), Some(max_record_bytes)) if found.is_empty() => Ok(XmlSpec {
@@ -109,10 +109,6 @@ pub fn decoder<'a, R: Read + Send + 'a>(
     file: Arc<str>,
 ) -> impl Iterator<Item = Result<Record, DecodeError>> + Send + 'a {
     XmlDecoder::new(spec.clone(), reader, connector, file)
-}
-
-fn keep<T>(found: &mut Diagnostics, result: Result<T, Diagnostic>) -> Option<T> {
-    result.map_err(|d| found.push(d)).ok()
 }
 
 fn namespaces(
