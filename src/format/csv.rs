@@ -341,17 +341,8 @@ impl<R: Read> Iterator for CsvDecoder<R> {
         if self.done {
             return None;
         }
-        match self.next_record() {
-            Ok(Some(record)) => Some(Ok(record)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(error) => {
-                self.done = error.is_fatal();
-                Some(Err(error))
-            }
-        }
+        let next = self.next_record();
+        super::item(next, &mut self.done)
     }
 }
 

@@ -47,6 +47,25 @@ impl DecodeError {
     }
 }
 
+/// Turns the result of a decoder that reads record by record into its iterator item, setting
+/// `done` once the input ended: no record left, or an error that ends the input.
+pub(crate) fn item(
+    next: Result<Option<Record>, DecodeError>,
+    done: &mut bool,
+) -> Option<Result<Record, DecodeError>> {
+    match next {
+        Ok(Some(record)) => Some(Ok(record)),
+        Ok(None) => {
+            *done = true;
+            None
+        }
+        Err(error) => {
+            *done = error.is_fatal();
+            Some(Err(error))
+        }
+    }
+}
+
 /// The records of one input.
 pub type Records<'a> = Box<dyn Iterator<Item = Result<Record, DecodeError>> + Send + 'a>;
 

@@ -235,17 +235,7 @@ impl<R: Read> Iterator for JsonDecoder<R> {
             Inner::Document(decoder) => decoder.next_record(),
             Inner::Lines(decoder) => decoder.next_record(),
         };
-        match next {
-            Ok(Some(record)) => Some(Ok(record)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(error) => {
-                self.done = error.is_fatal();
-                Some(Err(error))
-            }
-        }
+        super::item(next, &mut self.done)
     }
 }
 
