@@ -108,14 +108,8 @@ impl Mapping {
             locator: None,
         };
         match &example.input {
-            ExampleInput::Row(row) => vec![self.example_row(origin, &[row.as_slice()])],
-            ExampleInput::Rows(rows) => {
-                let rows: Vec<&[(String, String)]> = rows.iter().map(Vec::as_slice).collect();
-                let columns = self.example_columns(&rows);
-                rows.iter()
-                    .map(|row| row_record(origin.clone(), &columns, row))
-                    .collect()
-            }
+            ExampleInput::Row(row) => self.example_rows(origin, std::slice::from_ref(row)),
+            ExampleInput::Rows(rows) => self.example_rows(origin, rows),
             ExampleInput::Tree(tree) => vec![Record {
                 origin,
                 body: Body::Tree(tree.clone()),
@@ -123,13 +117,16 @@ impl Mapping {
         }
     }
 
-    fn example_row(&self, origin: Origin, rows: &[&[(String, String)]]) -> Record {
+    /// Consecutive rows sharing one set of columns.
+    fn example_rows(&self, origin: Origin, rows: &[Vec<(String, String)>]) -> Vec<Record> {
         let columns = self.example_columns(rows);
-        row_record(origin, &columns, rows[0])
+        rows.iter()
+            .map(|row| row_record(origin.clone(), &columns, row))
+            .collect()
     }
 
     /// Every column any of the rows names, then the columns fields read that none names.
-    fn example_columns(&self, rows: &[&[(String, String)]]) -> Arc<Columns> {
+    fn example_columns(&self, rows: &[Vec<(String, String)>]) -> Arc<Columns> {
         let mut names: Vec<String> = Vec::new();
         let given = rows.iter().flat_map(|r| r.iter().map(|(n, _)| n.as_str()));
         let read = self.fields.iter().filter_map(|f| f.column());
