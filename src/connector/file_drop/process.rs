@@ -265,16 +265,16 @@ impl FileJob<'_> {
         if !self.dedupe {
             return Ok(HashSet::new());
         }
-        let ids: Vec<dedupe::Id> = prepared
-            .iter()
-            .flat_map(|p| match p {
+        let mut ids: Vec<dedupe::Id> = Vec::with_capacity(prepared.len());
+        for item in prepared {
+            match item {
                 Prepared::Events { events, .. } => {
-                    events.iter().map(|e| *e.id.as_bytes()).collect()
+                    ids.extend(events.iter().map(|e| *e.id.as_bytes()));
                 }
-                Prepared::Letter { letter, .. } => vec![*letter.id().as_bytes()],
-                Prepared::Filtered { .. } => Vec::new(),
-            })
-            .collect();
+                Prepared::Letter { letter, .. } => ids.push(*letter.id().as_bytes()),
+                Prepared::Filtered { .. } => {}
+            }
+        }
         self.store
             .read(move |conn| dedupe::seen(conn, &ids))
             .await
