@@ -3,7 +3,7 @@
 
 use crate::config::connector::FormatSpec;
 use crate::format::record::Origin;
-use crate::format::{self, DecodeError, compressed};
+use crate::format::{self, DecodeError};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::Path;
@@ -31,40 +31,29 @@ pub fn inspect(
     let mut counts = Counts::default();
     let mut written = 0usize;
     let mut failed = None;
-    let read = compressed::for_each_input(file, &name, max_inflated, &mut |input, reader| {
-        let reader = match reader {
-            Ok(reader) => reader,
-            Err(reason) => {
-                counts.errors += 1;
-                return line(
-                    out,
-                    &json!({"file": &*input, "error": reason}),
-                    &mut written,
-                    limit,
-                    &mut failed,
-                );
-            }
-        };
-        for item in format::decode(format, reader, "inspect".into(), input) {
-            let value = match item {
+    let connector: Arc<str> = "inspect".into();
+    format::decode_file(
+        format,
+        file,
+        &name,
+        &connector,
+        max_inflated,
+        &mut |_, item| {
+            let text = match item {
                 Ok(record) => {
                     counts.records += 1;
                     let origin = origin(&record.origin);
-                    let text = format!("{{\"origin\":{origin},\"record\":{}}}", record.to_json());
-                    if !raw_line(out, &text, &mut written, limit, &mut failed) {
-                        return false;
-                    }
-                    continue;
+                    format!("{{\"origin\":{origin},\"record\":{}}}", record.to_json())
                 }
                 Err(DecodeError::Record(e)) => {
                     counts.errors += 1;
-                    json!({"origin": origin(&e.origin), "error": e.reason})
+                    json!({"origin": origin(&e.origin), "error": e.reason}).to_string()
                 }
                 Err(e) => {
                     counts.errors += 1;
                     let _ = line(
                         out,
-                        &json!({"error": e.to_string()}),
+                        &json!({"error": e.to_string()}).to_string(),
                         &mut written,
                         limit,
                         &mut failed,
@@ -72,35 +61,17 @@ pub fn inspect(
                     return false;
                 }
             };
-            if !line(out, &value, &mut written, limit, &mut failed) {
-                return false;
-            }
-        }
-        true
-    });
+            line(out, &text, &mut written, limit, &mut failed)
+        },
+    );
     if let Some(e) = failed {
         return Err(e);
-    }
-    if let Err(e) = read {
-        counts.errors += 1;
-        writeln!(out, "{}", json!({"error": e.to_string()}))?;
     }
     Ok(counts)
 }
 
-/// Writes one line; `false` once `limit` lines are written or writing failed.
+/// Writes one line (JSON text); `false` once `limit` lines are written or writing failed.
 fn line(
-    out: &mut dyn Write,
-    value: &Value,
-    written: &mut usize,
-    limit: usize,
-    failed: &mut Option<std::io::Error>,
-) -> bool {
-    raw_line(out, &value.to_string(), written, limit, failed)
-}
-
-/// [`line`] for text that is JSON already (a record keeps its column order).
-fn raw_line(
     out: &mut dyn Write,
     text: &str,
     written: &mut usize,

@@ -6,7 +6,7 @@ use crate::canonical::schema::Schema;
 use crate::config::connector::{ConnectorSpec, SourceSpec};
 use crate::connector::emit::Emitter;
 use crate::format::record::Origin;
-use crate::format::{self, DecodeError, compressed};
+use crate::format::{self, DecodeError};
 use crate::mapping::{Mapper, Mapping, Outcome, Unit};
 use std::path::Path;
 use std::sync::Arc;
@@ -42,20 +42,14 @@ pub fn preview_file(
     let max_inflated = match &spec.source {
         SourceSpec::File(source) => source.max_inflated_bytes,
     };
-    let read = compressed::for_each_input(file, &name, max_inflated, &mut |input, reader| {
-        let reader = match reader {
-            Ok(reader) => reader,
-            Err(reason) => {
-                failure = Some(format!("{input}: {reason}"));
-                return false;
-            }
-        };
-        for item in format::decode(
-            &spec.format,
-            reader,
-            emitter.connector().clone(),
-            input.clone(),
-        ) {
+    let connector = Arc::clone(emitter.connector());
+    format::decode_file(
+        &spec.format,
+        file,
+        &name,
+        &connector,
+        max_inflated,
+        &mut |input, item| {
             let item = match item {
                 Ok(record) => Ok(record),
                 Err(DecodeError::Record(e)) => Err(e),
@@ -71,10 +65,9 @@ pub fn preview_file(
             units
                 .drain(..)
                 .for_each(|unit| report(unit, &emitter, &time, &mut each));
-        }
-        true
-    });
-    read.map_err(|e| format!("{name}: {e}"))?;
+            true
+        },
+    );
     if let Some(failure) = failure {
         return Err(failure);
     }

@@ -66,6 +66,50 @@ pub(crate) fn item(
     }
 }
 
+/// What [`decode_file`] calls with each input's name and item; `false` stops it.
+pub type EachItem<'f> = dyn FnMut(&Arc<str>, Result<Record, DecodeError>) -> bool + 'f;
+
+/// Decodes every input a file holds — the file itself, its gzip content, or each entry of a zip
+/// archive ([`compressed`]) — calling `each` with the input's name and every item, until `each`
+/// returns `false` or a fatal item ends the input. A refused archive entry is a record error; a
+/// failure to read the container itself comes last, as [`DecodeError::Io`].
+pub fn decode_file(
+    spec: &FormatSpec,
+    file: std::fs::File,
+    name: &Arc<str>,
+    connector: &Arc<str>,
+    max_inflated: u64,
+    each: &mut EachItem<'_>,
+) {
+    let read = compressed::for_each_input(file, name, max_inflated, &mut |input, reader| {
+        let reader = match reader {
+            Ok(reader) => reader,
+            Err(reason) => return each(&input, Err(refused(connector, &input, reason))),
+        };
+        decode(spec, reader, Arc::clone(connector), Arc::clone(&input))
+            .all(|item| each(&input, item))
+    });
+    if let Err(e) = read {
+        each(name, Err(DecodeError::Io(e)));
+    }
+}
+
+/// The record error of an archive entry that is refused (its name escapes the archive).
+fn refused(connector: &Arc<str>, input: &Arc<str>, reason: String) -> DecodeError {
+    DecodeError::Record(RecordError {
+        origin: record::Origin {
+            connector: Arc::clone(connector),
+            file: Arc::clone(input),
+            line: 0,
+            offset: 0,
+            locator: None,
+        },
+        raw: Vec::new(),
+        reason,
+        columns: None,
+    })
+}
+
 /// The records of one input.
 pub type Records<'a> = Box<dyn Iterator<Item = Result<Record, DecodeError>> + Send + 'a>;
 

@@ -13,7 +13,7 @@ use crate::delivery::ack::{Batch, BatchOutcome, Settlement};
 use crate::delivery::dead_letter::{DeadLetter, Stage};
 use crate::delivery::replay;
 use crate::format::record::{Origin, Record, RecordError};
-use crate::format::{self, DecodeError, compressed};
+use crate::format::{self, DecodeError};
 use crate::mapping::{FailStage, Failure, Mapper, Mapping, Outcome, Unit};
 use crate::route::{Outgoing, Publisher};
 use crate::state::ledger::{self, FileKey};
@@ -458,17 +458,14 @@ fn spawn_decoder(
             tx,
             chunk: Vec::with_capacity(CHUNK),
         };
-        let read = compressed::for_each_input(file, &name, max_inflated, &mut |input, reader| {
-            let reader = match reader {
-                Ok(reader) => reader,
-                Err(reason) => return chunks.push(Err(refused(&connector, input, reason))),
-            };
-            format::decode(&format, reader, Arc::clone(&connector), input)
-                .all(|item| chunks.push(item))
-        });
-        if let Err(e) = read {
-            chunks.push(Err(DecodeError::Io(e)));
-        }
+        format::decode_file(
+            &format,
+            file,
+            &name,
+            &connector,
+            max_inflated,
+            &mut |_, item| chunks.push(item),
+        );
         chunks.flush();
     });
     rx
@@ -498,20 +495,4 @@ impl Chunks {
         let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
         self.tx.blocking_send(full).is_ok()
     }
-}
-
-/// The record error of an archive entry that is refused (its name escapes the archive).
-fn refused(connector: &Arc<str>, input: Arc<str>, reason: String) -> DecodeError {
-    DecodeError::Record(RecordError {
-        origin: Origin {
-            connector: Arc::clone(connector),
-            file: input,
-            line: 0,
-            offset: 0,
-            locator: None,
-        },
-        raw: Vec::new(),
-        reason,
-        columns: None,
-    })
 }
