@@ -13,6 +13,9 @@
 //! `BENCH_E2E_ROWS` (default 200,000), `BENCH_OUTBOX_ROWS` (default 100,000), `BENCH_RSS_MB`
 //! (default 1024).
 
+mod common;
+
+use common::{env_usize, vm_hwm_kb};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use lapin::options::{
@@ -26,7 +29,7 @@ use omnibus::config::connector::{
     OnDuplicate, SourceSpec,
 };
 use omnibus::connector::emit::Emitter;
-use omnibus::connector::file_drop::FileJob;
+use omnibus::connector::ingest::{Failures, Ingest};
 use omnibus::mapping::Mapping;
 use omnibus::route::Publisher;
 use omnibus::route::publisher::PublisherSettings;
@@ -89,13 +92,6 @@ fn main() {
     }
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Writes a sales CSV of `rows` rows (about 100 bytes each).
 fn generate(path: &Path, rows: usize) -> u64 {
     let mut w =
@@ -127,6 +123,7 @@ fn generate(path: &Path, rows: usize) -> u64 {
 fn csv_spec() -> CsvSpec {
     CsvSpec {
         encoding: encoding_rs::UTF_8,
+        charset: omnibus::format::charset::Charset::default(),
         delimiter: b',',
         quote: b'"',
         columns: CsvColumns::Header,
@@ -349,7 +346,7 @@ impl HubRun {
         )
         .expect("the repository's schemas load");
         let schema = mapping.schema_in(&schemas).expect("the mapping's schema");
-        let job = FileJob {
+        let job = Ingest {
             format: &self.spec.format,
             mapping,
             schema: Some(&schema),
@@ -357,12 +354,20 @@ impl HubRun {
             publisher: &self.publisher,
             store: &self.store,
             dedupe: true,
-            max_inflated: omnibus::format::compressed::DEFAULT_MAX_INFLATED,
+            failures: Failures::DeadLetter,
             cancel: &self.cancel,
         };
         let start = Instant::now();
         let key = FileKey::of_file("bench", &path).expect("hash");
-        let tally = job.run(&path, &key, 0).await.expect("file settles");
+        let tally = job
+            .run(
+                &path,
+                &key,
+                0,
+                omnibus::format::compressed::DEFAULT_MAX_INFLATED,
+            )
+            .await
+            .expect("file settles");
         (tally.published, start.elapsed().as_secs_f64())
     }
 
@@ -610,15 +615,4 @@ fn bench_rss(dir: &Path) {
         peak_kb as f64 / 1024.0
     );
     rt.block_on(names.cleanup(&ch));
-}
-
-fn vm_hwm_kb(status: &Path) -> u64 {
-    std::fs::read_to_string(status)
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
 }

@@ -5,8 +5,11 @@
 use crate::canonical::schema::{Schema, Schemas};
 use crate::config::connector::{ConnectorSpec, SourceSpec};
 use crate::config::hub::{DeliveryConfig, HubConfig};
+use crate::connector::amqp::AmqpSource;
 use crate::connector::emit::Emitter;
 use crate::connector::file_drop::FileDrop;
+use crate::connector::ingest::Pipeline;
+use crate::connector::status::{Phase, Registry};
 use crate::mapping::Mapping;
 use crate::route::Publisher;
 use crate::route::publisher::PublisherSettings;
@@ -63,6 +66,7 @@ struct Shared {
     publisher: Publisher,
     store: Store,
     dedupe: bool,
+    status: Registry,
 }
 
 /// Runs the connectors until `cancel` fires, then waits for them and the publisher to stop.
@@ -88,6 +92,7 @@ pub async fn run(
         publisher,
         store: store.clone(),
         dedupe: !hub.delivery.dedupe_window.is_zero(),
+        status: Registry::default(),
     };
     let tracker = TaskTracker::new();
     let mut started = 0;
@@ -154,6 +159,7 @@ async fn supervise(
     shared: Shared,
     cancel: CancellationToken,
 ) {
+    let status = shared.status.handle(&spec.id);
     let mut backoff = Duration::from_secs(1);
     while !cancel.is_cancelled() {
         let task = tokio::spawn(run_connector(
@@ -163,17 +169,19 @@ async fn supervise(
             cancel.clone(),
         ));
         let failure = match task.await {
-            Ok(Ok(())) => return,
+            Ok(Ok(())) => break,
             Ok(Err(e)) => e,
             Err(join) => format!("crashed: {join}"),
         };
         tracing::error!(connector = %spec.id, error = %failure, retry_in = ?backoff, "connector failed; the others keep running");
+        status.backing_off(&failure, backoff);
         tokio::select! {
-            _ = cancel.cancelled() => return,
+            _ = cancel.cancelled() => break,
             _ = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(MAX_RESTART_BACKOFF);
     }
+    status.phase(Phase::Stopped);
 }
 
 async fn run_connector(
@@ -183,19 +191,28 @@ async fn run_connector(
     cancel: CancellationToken,
 ) -> Result<(), String> {
     let emitter = Emitter::new(&spec, mapping.event_type()).map_err(|e| e.to_string())?;
+    let pipeline = Pipeline {
+        spec: Arc::clone(&spec),
+        mapping,
+        schema,
+        emitter,
+        publisher: shared.publisher,
+        store: shared.store,
+        dedupe: shared.dedupe,
+        status: shared.status.handle(&spec.id),
+    };
     match &spec.source {
-        SourceSpec::File(source) => FileDrop {
-            source: source.clone(),
-            spec: Arc::clone(&spec),
-            mapping,
-            schema,
-            emitter,
-            publisher: shared.publisher,
-            store: shared.store,
-            dedupe: shared.dedupe,
+        SourceSpec::File(source) => {
+            let source = source.clone();
+            FileDrop { pipeline, source }
+                .run(cancel)
+                .await
+                .map_err(|e| e.to_string())
         }
-        .run(cancel)
-        .await
-        .map_err(|e| e.to_string()),
+        SourceSpec::Amqp(source) => {
+            let source = source.clone();
+            AmqpSource { pipeline, source }.run(cancel).await;
+            Ok(())
+        }
     }
 }

@@ -102,6 +102,7 @@ mod tests {
     fn csv() -> FormatSpec {
         FormatSpec::Csv(CsvSpec {
             encoding: encoding_rs::UTF_8,
+            charset: crate::format::charset::Charset::default(),
             delimiter: b',',
             quote: b'"',
             columns: CsvColumns::Header,

@@ -128,7 +128,8 @@ struct FormatArgs {
     /// CSV field delimiter: one ASCII character, or `\t` for a tab.
     #[arg(long, default_value = ",", conflicts_with = "connector")]
     delimiter: String,
-    /// CSV charset (a WHATWG label: utf-8, gbk, gb18030, big5, shift_jis, …).
+    /// CSV charset (a WHATWG label: utf-8, gbk, gb18030, big5, shift_jis, …), or `detect` to
+    /// guess it from the file's first 64 KiB.
     #[arg(long, default_value = "utf-8", conflicts_with = "connector")]
     encoding: String,
     /// CSV without a header line: columns are named col1 … colN.
@@ -511,6 +512,7 @@ fn inspect(
     limit: usize,
 ) -> anyhow::Result<ExitCode> {
     let format = sample_format(config, args)?;
+    let format = omnibus::scaffold::with_placeholder_columns(file, &format)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let counts = omnibus::inspect::inspect(&format, file, DEFAULT_MAX_INFLATED, limit, &mut out)
         .with_context(|| format!("inspecting {}", file.display()))?;

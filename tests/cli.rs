@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::offline::omnibus;
+use common::offline::{omnibus, succeeded};
 use std::path::Path;
 use std::process::Command;
 
@@ -27,22 +27,14 @@ fn deployment() -> tempfile::TempDir {
 fn check_passes_on_a_good_deployment_and_the_reference_one() {
     let dir = deployment();
     let out = omnibus(&["check"], &dir.path().join("config/omnibus.toml"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "ok: 1 connector(s), 1 mapping(s)"
     );
     let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/omnibus.toml");
     let out = omnibus(&["check"], &reference);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
 }
 
 #[test]
@@ -80,11 +72,7 @@ fn map_prints_cloudevents_and_names_the_line_of_each_bad_record() {
         "/examples/pos/sales_20240301.csv"
     );
     let out = omnibus(&["map", "--connector", "pos", sample], &config);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON line"))
@@ -230,4 +218,24 @@ fn check_names_columns_a_mapping_reads_that_the_connector_does_not_declare() {
         "{err}"
     );
     assert_eq!(err.matches("which connector").count(), 1, "{err}");
+}
+
+#[test]
+fn inspect_names_the_columns_of_a_file_without_a_header() {
+    let dir = common::offline::deployment();
+    let sample = dir.path().join("spool/stock.csv");
+    std::fs::write(&sample, "1001;A1;12\n1002;B2;5\n").expect("sample");
+    let config = dir.path().join("config/omnibus.toml");
+    let sample = sample.display().to_string();
+    let out = omnibus(
+        &["inspect", &sample, "--delimiter", ";", "--no-header"],
+        &config,
+    );
+    succeeded(&out);
+    let lines = common::offline::events(&out);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        lines[1]["record"],
+        serde_json::json!({"col1": "1002", "col2": "B2", "col3": "5"})
+    );
 }

@@ -79,6 +79,7 @@ fn letter(n: u8, connector: &str, error: &str, decoded: Option<String>) -> NewLe
         file: format!("/spool/{connector}/sales.csv"),
         line: u64::from(n) + 1,
         offset: u64::from(n) * 100,
+        locator: None,
         stage: "map".into(),
         error: error.into(),
         raw: format!("raw line {n}\n").into_bytes(),

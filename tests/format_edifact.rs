@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::offline::{events, omnibus};
+use common::offline::{events, omnibus, succeeded};
 use std::path::Path;
 
 const CONNECTOR: &str = r#"system = "edi"
@@ -89,11 +89,7 @@ fn map_turns_each_orders_message_into_a_purchase_order() {
     );
     let file = gbk_file(dir.path(), "orders.edi", &text);
     let out = omnibus(&["map", "--connector", "edi", &file], &config);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let events = events(&out);
     assert_eq!(events.len(), 2);
     let data = &events[0]["data"];

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::offline::{events, omnibus};
+use common::offline::{events, omnibus, succeeded};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -65,11 +65,7 @@ fn a_flat_gbk_export_with_two_record_types_maps_its_detail_records() {
                 DSH-0020000000042维达纸巾    -0000250020240301\r\n\
                 Z00002\r\n";
     let (out, _) = map(dir.path(), text);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let events = events(&out);
     assert_eq!(events.len(), 2, "the Z record is filtered out by `when`");
     assert_eq!(events[0]["type"], "retail.inventory.level.v1");
@@ -155,11 +151,7 @@ fn header_lines_and_trailer_make_one_receipt_event() {
                 L00110023456康师傅面    00010000000045000000450 \n\
                 T001000000045{\n";
     let (out, _) = map(dir.path(), text);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let events = events(&out);
     assert_eq!(events.len(), 2);
     let data = &events[0]["data"];

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::offline::{events, omnibus};
+use common::offline::{events, omnibus, succeeded};
 
 const MAPPING: &str = r#"type = "retail.inventory.level.v1"
 key = ["store", "sku", "as_of"]
@@ -56,11 +56,7 @@ fn json_records_at_a_path_get_the_header_and_keep_exact_numbers() {
     let dir = deployment();
     let config = dir.path().join("config/omnibus.toml");
     let out = omnibus(&["check"], &config);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let file = dir.path().join("levels.json");
     std::fs::write(
         &file,

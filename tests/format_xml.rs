@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::offline::{events, omnibus};
+use common::offline::{events, omnibus, succeeded};
 
 const CAC: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2";
 const CBC: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2";
@@ -78,11 +78,7 @@ const REPORT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 fn check_accepts_xml_connectors() {
     let dir = deployment();
     let out = omnibus(&["check"], &dir.path().join("config/omnibus.toml"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
 }
 
 #[test]
@@ -95,11 +91,7 @@ fn ubl_lines_become_events_with_the_header_carried_in() {
         &["map", "--connector", "vmi", file.to_str().expect("utf-8")],
         &config,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let events = events(&out);
     assert_eq!(events.len(), 2);
     assert_eq!(events[0]["type"], "retail.inventory.level.v1");

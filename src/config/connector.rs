@@ -38,6 +38,7 @@ pub enum ContentMode {
 #[derive(Debug, Clone)]
 pub enum SourceSpec {
     File(FileSourceSpec),
+    Amqp(crate::connector::amqp::AmqpSourceSpec),
 }
 
 /// `[source] type = "file"`.
@@ -92,9 +93,39 @@ pub enum FormatSpec {
     Xml(crate::format::xml::XmlSpec),
     FixedWidth(crate::format::fixed_width::FixedWidthSpec),
     Edifact(crate::format::edifact::EdifactSpec),
+    Xlsx(crate::format::xlsx::XlsxSpec),
 }
 
 impl FormatSpec {
+    /// Whether each input's encoding is guessed before decoding (`encoding = "detect"`) by
+    /// [`crate::format::decode`]. XML and EDIFACT weigh the guess against their own declarations
+    /// themselves, so they answer `false`.
+    pub fn guesses_encoding(&self) -> bool {
+        match self {
+            FormatSpec::Csv(csv) => csv.charset.detect,
+            FormatSpec::Json(json) => json.charset.detect,
+            FormatSpec::FixedWidth(fixed) => fixed.charset().detect,
+            FormatSpec::Xml(_) | FormatSpec::Edifact(_) | FormatSpec::Xlsx(_) => false,
+        }
+    }
+
+    /// The same spec reading `encoding` (the guess of `encoding = "detect"`); formats that pick
+    /// their encoding themselves are unchanged.
+    pub fn with_encoding(&self, encoding: &'static encoding_rs::Encoding) -> Self {
+        match self {
+            FormatSpec::Csv(csv) => FormatSpec::Csv(CsvSpec {
+                encoding,
+                ..csv.clone()
+            }),
+            FormatSpec::Json(json) => FormatSpec::Json(crate::format::json::JsonSpec {
+                encoding,
+                ..json.clone()
+            }),
+            FormatSpec::FixedWidth(fixed) => FormatSpec::FixedWidth(fixed.with_encoding(encoding)),
+            FormatSpec::Xml(_) | FormatSpec::Edifact(_) | FormatSpec::Xlsx(_) => self.clone(),
+        }
+    }
+
     /// The CSV settings, for the tools that only handle CSV so far.
     pub fn csv(&self) -> Option<&CsvSpec> {
         match self {
@@ -109,6 +140,7 @@ impl FormatSpec {
 pub struct CsvSpec {
     /// Charset of the file; a BOM overrides it.
     pub encoding: &'static encoding_rs::Encoding,
+    pub charset: crate::format::charset::Charset,
     pub delimiter: u8,
     pub quote: u8,
     /// Column names: from the first row (after `skip_lines`) or given explicitly.

@@ -11,7 +11,9 @@ use super::connector::{
 };
 use super::diagnostic::{Diagnostic, Diagnostics, keep, line_col};
 use super::toml_de::{Source, did_you_mean};
-use crate::format::{edifact, fixed_width, json, xml};
+use crate::connector::amqp;
+use crate::format::charset::{Charset, InvalidBytes};
+use crate::format::{edifact, fixed_width, json, xlsx, xml};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use std::collections::HashSet;
@@ -30,14 +32,22 @@ struct Kinds {
 
 const SOURCE: Kinds = Kinds {
     section: "source",
-    now: &["file"],
-    later: &["http_poll", "http_push", "amqp", "sql", "mqtt"],
+    now: &["file", "amqp"],
+    later: &["http_poll", "http_push", "sql", "mqtt"],
 };
 
 const FORMAT: Kinds = Kinds {
     section: "format",
-    now: &["csv", "json", "ndjson", "xml", "fixed_width", "edifact"],
-    later: &["xlsx"],
+    now: &[
+        "csv",
+        "json",
+        "ndjson",
+        "xml",
+        "fixed_width",
+        "edifact",
+        "xlsx",
+    ],
+    later: &[],
 };
 
 const DEFAULT_SETTLE: Duration = Duration::from_secs(2);
@@ -83,6 +93,7 @@ pub struct FileSourceFile {
 #[serde(deny_unknown_fields)]
 pub struct CsvFormatFile {
     pub encoding: Option<Spanned<String>>,
+    pub invalid_bytes: Option<Spanned<String>>,
     pub delimiter: Option<Spanned<String>>,
     pub quote: Option<Spanned<String>>,
     pub header: Option<Spanned<bool>>,
@@ -338,6 +349,7 @@ fn source_spec(src: &Source<'_>, section: Section<'_>) -> Result<SourceSpec, Dia
             let file: FileSourceFile = src.deserialize(section.rest, "source")?;
             Ok(SourceSpec::File(file.check(src)?))
         }
+        "amqp" => amqp::parse_spec(src, section.rest).map(SourceSpec::Amqp),
         _ => Err(unsupported(src, &section)),
     }
 }
@@ -356,6 +368,7 @@ fn format_spec(src: &Source<'_>, section: Section<'_>) -> Result<FormatSpec, Dia
             fixed_width::parse_spec(src, &section.kind, section.rest).map(FormatSpec::FixedWidth)
         }
         "edifact" => edifact::parse_spec(src, &section.kind, section.rest).map(FormatSpec::Edifact),
+        "xlsx" => xlsx::parse_spec(src, section.rest).map(FormatSpec::Xlsx),
         _ => Err(unsupported(src, &section)),
     }
 }
@@ -480,6 +493,10 @@ impl CsvFormatFile {
             .as_ref()
             .or(self.quote.as_ref())
             .map(|v| v.span().start);
+        let charset = keep(
+            &mut found,
+            charset(src, self.encoding.as_ref(), self.invalid_bytes),
+        );
         let encoding = keep(&mut found, encoding(src, self.encoding));
         let delimiter = keep(
             &mut found,
@@ -487,8 +504,8 @@ impl CsvFormatFile {
         );
         let quote = keep(&mut found, ascii_char(src, "quote", self.quote, b'"'));
         let columns = keep(&mut found, columns(src, self.header, self.columns));
-        let (Some(encoding), Some(delimiter), Some(quote), Some(columns)) =
-            (encoding, delimiter, quote, columns)
+        let (Some(charset), Some(encoding), Some(delimiter), Some(quote), Some(columns)) =
+            (charset, encoding, delimiter, quote, columns)
         else {
             return Err(found);
         };
@@ -498,6 +515,7 @@ impl CsvFormatFile {
         }
         Ok(CsvSpec {
             encoding,
+            charset,
             delimiter,
             quote,
             columns,
@@ -506,12 +524,62 @@ impl CsvFormatFile {
     }
 }
 
-/// The charset `[format] encoding` names; UTF-8 when the key is absent.
+/// The charset `[format] encoding` names; UTF-8 when the key is absent or says `"detect"`.
 pub fn encoding(
     src: &Source<'_>,
     label: Option<Spanned<String>>,
 ) -> Result<&'static encoding_rs::Encoding, Diagnostic> {
-    label.map_or(Ok(encoding_rs::UTF_8), |label| encoding_at(src, &label))
+    match label {
+        Some(label) if !is_detect(&label) => encoding_at(src, &label),
+        _ => Ok(encoding_rs::UTF_8),
+    }
+}
+
+/// The charset choices of a `[format]`: `encoding = "detect"` and `invalid_bytes`.
+pub fn charset(
+    src: &Source<'_>,
+    encoding: Option<&Spanned<String>>,
+    invalid: Option<Spanned<String>>,
+) -> Result<Charset, Diagnostic> {
+    let invalid = match invalid {
+        None => InvalidBytes::Error,
+        Some(value) => match value.get_ref().as_str() {
+            "error" => InvalidBytes::Error,
+            "replace" => InvalidBytes::Replace,
+            other => {
+                let message = format!(
+                    "invalid_bytes must be \"error\" (dead-letter the record) or \"replace\" \
+                     (U+FFFD, logged with the byte offset), not \"{other}\""
+                );
+                return Err(src.diagnostic(value.span().start, message));
+            }
+        },
+    };
+    Ok(Charset {
+        detect: encoding.is_some_and(is_detect),
+        invalid,
+    })
+}
+
+/// The charset `[format] encoding` names, if it names one (not absent, not `"detect"`).
+pub fn named_encoding(
+    src: &Source<'_>,
+    label: Option<&Spanned<String>>,
+) -> Result<Option<&'static encoding_rs::Encoding>, Diagnostic> {
+    match label {
+        Some(label) if !is_detect(label) => encoding_at(src, label).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Whether an `encoding` value asks for each input's charset to be guessed.
+fn is_detect(label: &Spanned<String>) -> bool {
+    is_detect_label(label.get_ref())
+}
+
+/// Whether an encoding label is `detect` (any case), not a charset.
+pub fn is_detect_label(label: &str) -> bool {
+    label.trim().eq_ignore_ascii_case("detect")
 }
 
 /// The charset a label in a file names, or a diagnostic at the label.

@@ -4,6 +4,7 @@
 pub mod connector;
 pub mod connector_file;
 pub mod diagnostic;
+pub mod env;
 pub mod hub;
 pub mod load;
 pub mod toml_de;

@@ -1,5 +1,9 @@
 //! Connectors: sources that talk to one legacy system each, hand its records to the mapping and the
 //! publisher, and commit their position only when every derived event is settled.
 
+pub mod amqp;
 pub mod emit;
 pub mod file_drop;
+pub mod ingest;
+pub mod meta;
+pub mod status;

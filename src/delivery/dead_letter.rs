@@ -63,6 +63,7 @@ impl DeadLetter {
             file: self.origin.file.to_string(),
             line: self.origin.line,
             offset: self.origin.offset,
+            locator: self.origin.locator.as_deref().map(str::to_string),
             stage: self.stage.to_string(),
             error: self.reason.clone(),
             raw: self.raw.clone(),

@@ -14,6 +14,8 @@ use crate::config::connector::{ConnectorSpec, CsvColumns, CsvSpec, FormatSpec};
 use crate::connector::emit::Emitter;
 use crate::delivery::ack::AckToken;
 use crate::delivery::dead_letter::Stage;
+use crate::format::charset::Charset;
+use crate::format::json::{JsonKind, JsonSpec};
 use crate::format::record::{Body, Columns, Origin, Record};
 use crate::format::{self, DecodeError};
 use crate::mapping::{FailStage, Mapper, Mapping, Outcome};
@@ -155,7 +157,7 @@ fn origin_of(letter: &Letter) -> Origin {
         file: letter.file.as_str().into(),
         line: letter.line,
         offset: letter.offset,
-        locator: None,
+        locator: letter.locator.as_deref().map(Arc::from),
     }
 }
 
@@ -172,13 +174,17 @@ fn record_of(fields: Vec<(String, String)>, format: &FormatSpec, letter: &Letter
 
 /// Decodes a letter's raw bytes (UTF-8: they were stored after charset decoding) as records of
 /// the connector's current format (one, or a group's rows), with the columns it names or else the
-/// input's stored header.
+/// input's stored header. An XLSX row was stored as a CSV line.
 fn decode_raw(
     format: &FormatSpec,
     header: Option<Vec<String>>,
     letter: &Letter,
 ) -> Result<Vec<Record>, Failure> {
-    let Some(csv) = format.csv() else {
+    let csv = match format {
+        FormatSpec::Xlsx(xlsx) => Some(xlsx.raw_csv()),
+        _ => format.csv().cloned(),
+    };
+    let Some(csv) = csv else {
         return decode_all(format, letter);
     };
     let names = match (&csv.columns, header) {
@@ -194,9 +200,10 @@ fn decode_raw(
     };
     let spec = FormatSpec::Csv(CsvSpec {
         encoding: encoding_rs::UTF_8,
+        charset: crate::format::charset::Charset::default(),
         columns: CsvColumns::Named(names),
         skip_lines: 0,
-        ..csv.clone()
+        ..csv
     });
     let origin = origin_of(letter);
     let records = format::decode(
@@ -225,11 +232,12 @@ fn decode_raw(
     Ok(out)
 }
 
-/// Decodes a letter's raw bytes with a format that needs no column names (the bytes are UTF-8).
+/// Decodes a letter's raw bytes with a format that needs no column names.
 fn decode_all(format: &FormatSpec, letter: &Letter) -> Result<Vec<Record>, Failure> {
+    let format = replay_format(format).map_err(|reason| failure(Stage::Decode, reason))?;
     let origin = origin_of(letter);
     let records = format::decode(
-        format,
+        &format,
         letter.raw.as_slice(),
         Arc::clone(&origin.connector),
         Arc::clone(&origin.file),
@@ -245,6 +253,27 @@ fn decode_all(format: &FormatSpec, letter: &Letter) -> Result<Vec<Record>, Failu
         return Err(failure(Stage::Decode, "the raw bytes hold no record"));
     }
     Ok(out)
+}
+
+/// The format a letter's raw bytes decode with again: NDJSON lines were stored as decoded UTF-8
+/// text, fixed-width records and documents as the file's own bytes without its leading lines.
+/// The other formats stored a record cut out of its document (an XML element, a JSON value, an
+/// EDIFACT message) whose envelope and context are gone: it cannot be decoded alone.
+fn replay_format(format: &FormatSpec) -> Result<FormatSpec, &'static str> {
+    match format {
+        FormatSpec::Json(json) if json.kind == JsonKind::Lines => Ok(FormatSpec::Json(JsonSpec {
+            encoding: encoding_rs::UTF_8,
+            charset: Charset::default(),
+            ..json.clone()
+        })),
+        FormatSpec::FixedWidth(fixed) => Ok(FormatSpec::FixedWidth(fixed.without_skipped_lines())),
+        FormatSpec::Json(_) | FormatSpec::Xml(_) | FormatSpec::Edifact(_) => Err(
+            "the record failed to decode and was cut out of its document (JSON, XML or EDIFACT), \
+             which cannot be decoded again alone; fix the sender's file and drop it again (the \
+             letter's origin names it and the record's place in it)",
+        ),
+        FormatSpec::Csv(_) | FormatSpec::Xlsx(_) => Ok(format.clone()),
+    }
 }
 
 /// The stored `decoded` column: a flat record (column → value, in stored order), a nested one,
@@ -322,11 +351,18 @@ mod tests {
     /// A connector `shop` (GBK, `|`, two banner lines skipped) loaded from its file; `columns` is
     /// its `[format]` line naming the columns, or `header = true`.
     fn replayer(columns: &str) -> Replayer {
+        replayer_for(&format!(
+            "type = \"csv\"\nencoding = \"gbk\"\ndelimiter = \"|\"\nskip_lines = 2\n{columns}"
+        ))
+    }
+
+    /// A connector `shop` with this `[format]`.
+    fn replayer_for(format: &str) -> Replayer {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("items.toml"), MAPPING).unwrap();
         let text = format!(
             "system = \"test\"\nmapping = \"items\"\n[source]\ntype = \"file\"\npath = \"/in\"\n\
-             [format]\ntype = \"csv\"\nencoding = \"gbk\"\ndelimiter = \"|\"\nskip_lines = 2\n{columns}\n"
+             [format]\n{format}\n"
         );
         let file = dir.path().join("shop.toml");
         std::fs::write(&file, text).unwrap();
@@ -343,6 +379,7 @@ mod tests {
             file: "/in/a.txt".into(),
             line: 7,
             offset: 90,
+            locator: None,
             stage: "map".into(),
             error: "old".into(),
             raw: raw.to_vec(),
@@ -414,6 +451,33 @@ mod tests {
             .events(&letter(b"B2|5\nC3|6\n", Some(r#"["sku","qty"]"#)))
             .unwrap_err();
         assert!(two.reason.contains("one unit"), "{two}");
+    }
+
+    #[test]
+    fn fixed_width_and_ndjson_raw_bytes_decode_again_other_formats_say_why_not() {
+        let fixed = replayer_for(
+            "type = \"fixed_width\"\nencoding = \"gbk\"\nskip_lines = 1\nshort_lines = \"pad\"\n\
+             [[format.records]]\nfields = [{ name = \"sku\", start = 1, length = 4 }, \
+             { name = \"qty\", start = 5, length = 3 }]",
+        );
+        let raw = encoding_rs::GBK.encode("货号 5\n").0;
+        let event = fixed.events(&letter(&raw, None)).unwrap().remove(0);
+        assert_eq!(data(&event), serde_json::json!({"sku": "货号", "qty": 5}));
+        let lines = replayer_for("type = \"ndjson\"\nencoding = \"gbk\"");
+        let raw = r#"{"sku":"货号","qty":"2"}"#.as_bytes();
+        let event = lines.events(&letter(raw, None)).unwrap().remove(0);
+        assert_eq!(data(&event), serde_json::json!({"sku": "货号", "qty": 2}));
+        let xml = replayer_for("type = \"xml\"\nrecord = \"/R/L\"");
+        let failure = xml
+            .events(&letter(b"<L><sku>A</sku></L>", None))
+            .unwrap_err();
+        assert_eq!(failure.stage, Stage::Decode);
+        assert!(failure.reason.contains("drop it again"), "{failure}");
+        let decoded = xml
+            .events(&letter(b"", Some(r#"{"sku":"A","qty":"4"}"#)))
+            .unwrap()
+            .remove(0);
+        assert_eq!(data(&decoded)["qty"], 4);
     }
 
     #[test]

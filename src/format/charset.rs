@@ -7,11 +7,18 @@
 //! its read position back to a byte offset in the source ([`DecodingReader::source_position`]):
 //! exact everywhere in UTF-8, exact at line starts in the other encodings (but ISO-2022-JP),
 //! approximate inside their lines.
+//!
+//! Two per-connector choices shape this: `encoding = "detect"` guesses each input's charset from
+//! its first bytes ([`detect`], chardetng) and `invalid_bytes = "replace"` ([`InvalidBytes`]) keeps
+//! records with malformed bytes, the bytes replaced by U+FFFD and each replacement logged with its
+//! byte offset, instead of dead-lettering them.
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::io::{self, BufRead, Read};
+use std::io::{self, BufRead, Chain, Cursor, Read};
+use std::sync::Arc;
 
+use chardetng::{EncodingDetector, Iso2022JpDetection, Utf8Detection};
 use encoding_rs::{Decoder, DecoderResult, Encoding};
 
 /// Bytes read from the source at a time, and the size of the decoded-output buffer.
@@ -23,6 +30,89 @@ const HISTORY: usize = 8;
 const MIN_OUTPUT_SPACE: usize = 16;
 /// U+FFFD REPLACEMENT CHARACTER in UTF-8.
 const REPLACEMENT: &[u8] = "\u{FFFD}".as_bytes();
+
+/// Bytes read from the start of an input to guess its charset.
+pub const DETECT_BYTES: usize = 64 * 1024;
+/// Replacements logged one by one per input; the rest are counted in one line at its end.
+const REPORTED_REPLACEMENTS: u64 = 10;
+
+/// What a decoder does with bytes that are not text in the input's encoding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InvalidBytes {
+    /// The record holding them is a record error: it is dead-lettered with its raw bytes.
+    #[default]
+    Error,
+    /// They become U+FFFD and the record goes on; each replacement is logged with its byte offset.
+    Replace,
+}
+
+/// A connector's charset choices beyond the encoding itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Charset {
+    /// `encoding = "detect"`: each input's encoding is guessed from its first bytes ([`detect`]);
+    /// the spec's encoding is replaced by the guess before decoding starts.
+    pub detect: bool,
+    pub invalid: InvalidBytes,
+}
+
+/// An input whose first bytes were read ahead (to pick its charset) and put back in front.
+pub type Prefixed<R> = Chain<Cursor<Vec<u8>>, R>;
+
+/// Reads up to [`DETECT_BYTES`] of `reader` and guesses their charset (a BOM decides at once),
+/// giving back the input with those bytes put in front again.
+pub fn detect<R: Read>(mut reader: R) -> io::Result<(Prefixed<R>, &'static Encoding)> {
+    let mut head = Vec::with_capacity(DETECT_BYTES);
+    (&mut reader)
+        .take(DETECT_BYTES as u64)
+        .read_to_end(&mut head)?;
+    let encoding = guess(&head, head.len() < DETECT_BYTES);
+    Ok((Cursor::new(head).chain(reader), encoding))
+}
+
+/// The charset of `head`, the start of an input (all of it when `complete`): its BOM's, else
+/// chardetng's guess.
+pub fn guess(head: &[u8], complete: bool) -> &'static Encoding {
+    if let Some((encoding, _)) = Encoding::for_bom(head) {
+        return encoding;
+    }
+    let mut detector = EncodingDetector::new(Iso2022JpDetection::Deny);
+    detector.feed(head, complete);
+    detector.guess(None, Utf8Detection::Allow)
+}
+
+/// Where replaced bytes are reported, and how many so far.
+#[derive(Debug)]
+struct Replacing {
+    connector: Arc<str>,
+    file: Arc<str>,
+    count: u64,
+}
+
+impl Replacing {
+    fn report(&mut self, malformation: &Malformation) {
+        self.count += 1;
+        if self.count <= REPORTED_REPLACEMENTS {
+            tracing::warn!(
+                connector = %self.connector,
+                file = %self.file,
+                offset = malformation.source_offset,
+                "{malformation} replaced by U+FFFD (invalid_bytes = \"replace\")"
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if self.count > REPORTED_REPLACEMENTS {
+            tracing::warn!(
+                connector = %self.connector,
+                file = %self.file,
+                "{} invalid byte sequences replaced by U+FFFD in this input ({} more than logged)",
+                self.count,
+                self.count - REPORTED_REPLACEMENTS
+            );
+        }
+    }
+}
 
 /// One malformed byte sequence met while decoding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +209,8 @@ pub struct DecodingReader<R> {
     produced: u64,
     finished: bool,
     malformations: VecDeque<Malformation>,
+    /// Set with `invalid_bytes = "replace"`: malformations are logged here instead of kept.
+    replacing: Option<Replacing>,
     anchors: VecDeque<Anchor>,
 }
 
@@ -141,8 +233,25 @@ impl<R: Read> DecodingReader<R> {
             produced: 0,
             finished: false,
             malformations: VecDeque::new(),
+            replacing: None,
             anchors: VecDeque::new(),
         }
+    }
+
+    /// Applies `invalid`: with [`InvalidBytes::Replace`], malformed sequences are logged (naming
+    /// `connector` and `file`) and never handed to the parser, so no record is rejected for them.
+    pub fn with_invalid_bytes(
+        mut self,
+        invalid: InvalidBytes,
+        connector: &Arc<str>,
+        file: &Arc<str>,
+    ) -> Self {
+        self.replacing = (invalid == InvalidBytes::Replace).then(|| Replacing {
+            connector: Arc::clone(connector),
+            file: Arc::clone(file),
+            count: 0,
+        });
+        self
     }
 
     /// The encoding in use: the declared one, or the BOM's once the first bytes are read.
@@ -301,6 +410,9 @@ impl<R: Read> DecodingReader<R> {
                     self.anchor(self.in_pos);
                 }
                 self.finished = last;
+                if last && let Some(replacing) = &self.replacing {
+                    replacing.finish();
+                }
                 !last
             }
             DecoderResult::OutputFull => false,
@@ -319,13 +431,17 @@ impl<R: Read> DecodingReader<R> {
         let mut bytes = [0; 4];
         let len = (end - start).min(bytes.len());
         bytes[..len].copy_from_slice(&self.input[start..start + len]);
-        self.malformations.push_back(Malformation {
+        let malformation = Malformation {
             encoding: self.encoding(),
             output_offset: self.produced,
             source_offset: self.in_base + start as u64,
             bytes,
             len: len as u8,
-        });
+        };
+        match &mut self.replacing {
+            Some(replacing) => replacing.report(&malformation),
+            None => self.malformations.push_back(malformation),
+        }
         self.output[self.out_len..self.out_len + REPLACEMENT.len()].copy_from_slice(REPLACEMENT);
         self.out_len += REPLACEMENT.len();
         self.produced += REPLACEMENT.len() as u64;
@@ -367,7 +483,7 @@ impl<R: Read> BufRead for DecodingReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use encoding_rs::{BIG5, GBK, UTF_8, UTF_16LE, WINDOWS_1252};
+    use encoding_rs::{BIG5, GBK, SHIFT_JIS, UTF_8, UTF_16LE, WINDOWS_1252};
 
     /// Hands out its bytes `step` at a time, to cross every buffer boundary.
     struct Trickle<'a> {
@@ -561,5 +677,70 @@ mod tests {
         let mut reader = DecodingReader::new(&b""[..], GBK);
         assert_eq!(read_all(&mut reader), "");
         assert_eq!(reader.source_position(), 0);
+    }
+
+    /// Short texts are ambiguous between the CJK charsets: a few lines of real-looking data
+    /// are enough for chardetng.
+    const STORES_SIMPLIFIED: &str = "门店编号,商品名称,数量,单价,金额\n\
+        0101,康师傅红烧牛肉面,12,4.50,54.00\n0102,农夫山泉矿泉水550毫升,24,2.00,48.00\n\
+        0103,伊利纯牛奶250毫升,6,3.20,19.20\n上海市浦东新区世纪大道店,北京朝阳区望京店\n";
+    const STORES_TRADITIONAL: &str = "門市編號,商品名稱,數量\n0101,統一肉燥麵,12\n\
+        0102,臺灣啤酒,24\n臺北市信義區忠孝東路店,高雄市前鎮區中華五路店\n";
+
+    #[test]
+    fn detect_guesses_the_charset_and_gives_every_byte_back() {
+        let samples = [
+            (GBK, GBK.encode(STORES_SIMPLIFIED).0.into_owned()),
+            (BIG5, BIG5.encode(STORES_TRADITIONAL).0.into_owned()),
+            (
+                SHIFT_JIS,
+                SHIFT_JIS
+                    .encode("店舗,商品名,数量\n東京,おにぎり,12\n大阪,お茶,3\n")
+                    .0
+                    .into_owned(),
+            ),
+            (UTF_8, STORES_SIMPLIFIED.as_bytes().to_vec()),
+            (UTF_16LE, utf16le(STORES_SIMPLIFIED, true)),
+        ];
+        for (expected, bytes) in samples {
+            let (mut reader, guessed) = detect(&bytes[..]).unwrap();
+            assert_eq!(guessed, expected, "{}", expected.name());
+            let mut back = Vec::new();
+            reader.read_to_end(&mut back).unwrap();
+            assert_eq!(back, bytes);
+        }
+    }
+
+    #[test]
+    fn detect_reads_a_bounded_head_of_a_long_input() {
+        let bytes = GBK.encode(STORES_SIMPLIFIED).0.repeat(1_000);
+        let mut counting = Trickle {
+            bytes: &bytes,
+            step: 4096,
+        };
+        let (reader, guessed) = detect(&mut counting).unwrap();
+        assert_eq!(guessed, GBK);
+        assert_eq!(reader.get_ref().0.get_ref().len(), DETECT_BYTES);
+    }
+
+    #[test]
+    fn replacing_hands_no_malformation_to_the_parser() {
+        let connector: Arc<str> = "pos".into();
+        let file: Arc<str> = "a.csv".into();
+        let mut reader = DecodingReader::new(&b"a\xFF\nb\xFE\n"[..], UTF_8).with_invalid_bytes(
+            InvalidBytes::Replace,
+            &connector,
+            &file,
+        );
+        assert_eq!(read_all(&mut reader), "a\u{FFFD}\nb\u{FFFD}\n");
+        assert_eq!(reader.take_malformations().count(), 0);
+        assert_eq!(reader.replacing.as_ref().map(|r| r.count), Some(2));
+        let mut erroring = DecodingReader::new(&b"a\xFF\n"[..], UTF_8).with_invalid_bytes(
+            InvalidBytes::Error,
+            &connector,
+            &file,
+        );
+        read_all(&mut erroring);
+        assert_eq!(erroring.take_malformations().count(), 1);
     }
 }

@@ -75,7 +75,11 @@ impl<R: Read> CsvDecoder<R> {
             .terminator(csv_core::Terminator::Any(b'\n'))
             .build();
         Self {
-            input: DecodingReader::new(reader, spec.encoding),
+            input: DecodingReader::new(reader, spec.encoding).with_invalid_bytes(
+                spec.charset.invalid,
+                &connector,
+                &file,
+            ),
             parser,
             quote: spec.quote,
             connector,
@@ -395,6 +399,7 @@ mod tests {
     fn spec(encoding: &'static Encoding, delimiter: u8) -> CsvSpec {
         CsvSpec {
             encoding,
+            charset: crate::format::charset::Charset::default(),
             delimiter,
             quote: b'"',
             columns: CsvColumns::Header,
@@ -775,23 +780,57 @@ mod tests {
 
     #[test]
     fn a_read_error_ends_the_file_after_the_records_before_it() {
-        struct Failing(bool);
-        impl Read for Failing {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                if std::mem::replace(&mut self.0, true) {
-                    return Err(io::Error::other("disk on fire"));
-                }
-                let data = b"a,b\n1,2\n";
-                buf[..data.len()].copy_from_slice(data);
-                Ok(data.len())
-            }
-        }
+        let failing = crate::format::failing::FailingAfter::new(b"a,b\n1,2\n");
         let items: Vec<_> =
-            CsvDecoder::new(Failing(false), &spec(UTF_8, b','), "c".into(), "f".into()).collect();
+            CsvDecoder::new(failing, &spec(UTF_8, b','), "c".into(), "f".into()).collect();
         assert_eq!(items.len(), 2);
         assert_eq!(fields(ok(&items[0])), ["1", "2"]);
         let error = items[1].as_ref().unwrap_err();
         assert!(error.is_fatal());
         assert_eq!(error.to_string(), "cannot read the file: disk on fire");
+    }
+
+    #[test]
+    fn detect_guesses_each_files_charset_and_replace_keeps_bad_rows() {
+        use crate::config::connector::FormatSpec;
+        use crate::format::charset::{Charset, InvalidBytes};
+        let detecting = CsvSpec {
+            charset: Charset {
+                detect: true,
+                invalid: InvalidBytes::Error,
+            },
+            ..spec(UTF_8, b',')
+        };
+        let text = "门店,商品名称,数量\n上海浦东世纪大道店,康师傅红烧牛肉面,12\n\
+                    北京朝阳望京店,农夫山泉矿泉水550毫升,24\n广州天河体育西路店,伊利纯牛奶,6\n";
+        let traditional = "門市,商品名稱,數量\n臺北信義忠孝東路店,康師傅紅燒牛肉麵,12\n\
+                           高雄前鎮中華五路店,臺灣啤酒,24\n臺中西屯逢甲店,統一肉燥麵,6\n";
+        let samples = [
+            (GBK, GBK.encode(text).0, "康师傅红烧牛肉面"),
+            (BIG5, BIG5.encode(traditional).0, "康師傅紅燒牛肉麵"),
+        ];
+        for (encoding, bytes, name) in samples {
+            let decoded = crate::format::decode(
+                &FormatSpec::Csv(detecting.clone()),
+                &bytes[..],
+                "pos".into(),
+                "a.csv".into(),
+            );
+            let rows: Vec<_> = decoded.collect();
+            assert_eq!(rows.len(), 3, "{}", encoding.name());
+            assert_eq!(fields(ok(&rows[0]))[1], name, "{}", encoding.name());
+        }
+        let replacing = CsvSpec {
+            charset: Charset {
+                detect: false,
+                invalid: InvalidBytes::Replace,
+            },
+            ..spec(UTF_8, b',')
+        };
+        let out = decode(&replacing, b"sku,name\nA1,caf\xE9\nA2,ok\n");
+        assert_eq!(fields(ok(&out[0])), ["A1", "caf\u{FFFD}"]);
+        assert_eq!(fields(ok(&out[1])), ["A2", "ok"]);
+        let out = decode(&spec(UTF_8, b','), b"sku,name\nA1,caf\xE9\nA2,ok\n");
+        assert!(record_error(&out[0]).reason.contains("at byte offset 15"));
     }
 }

@@ -6,9 +6,12 @@ pub mod charset;
 pub mod compressed;
 pub mod csv;
 pub mod edifact;
+#[cfg(test)]
+pub(crate) mod failing;
 pub mod fixed_width;
 pub mod json;
 pub mod record;
+pub mod xlsx;
 pub mod xml;
 
 use std::io::{self, Read};
@@ -72,15 +75,23 @@ pub type EachItem<'f> = dyn FnMut(&Arc<str>, Result<Record, DecodeError>) -> boo
 /// Decodes every input a file holds — the file itself, its gzip content, or each entry of a zip
 /// archive ([`compressed`]) — calling `each` with the input's name and every item, until `each`
 /// returns `false` or a fatal item ends the input. A refused archive entry is a record error; a
-/// failure to read the container itself comes last, as [`DecodeError::Io`].
+/// failure to read the container itself comes last, as [`DecodeError::Io`]. An XLSX workbook,
+/// itself a zip archive, is one input read in place.
 pub fn decode_file(
     spec: &FormatSpec,
-    file: std::fs::File,
+    mut file: std::fs::File,
     name: &Arc<str>,
     connector: &Arc<str>,
     max_inflated: u64,
     each: &mut EachItem<'_>,
 ) {
+    if let FormatSpec::Xlsx(xlsx) = spec
+        && xlsx::is_workbook(&mut file)
+    {
+        xlsx::workbook_decoder(xlsx, file, Arc::clone(connector), Arc::clone(name))
+            .all(|item| each(name, item));
+        return;
+    }
     let read = compressed::for_each_input(file, name, max_inflated, &mut |input, reader| {
         let reader = match reader {
             Ok(reader) => reader,
@@ -122,6 +133,25 @@ pub fn decode<'a, R: Read + Send + 'a>(
     connector: Arc<str>,
     file: Arc<str>,
 ) -> Records<'a> {
+    if !spec.guesses_encoding() {
+        return decode_as(spec, reader, connector, file);
+    }
+    match charset::detect(reader) {
+        Ok((reader, encoding)) => {
+            tracing::debug!(%connector, %file, encoding = encoding.name(), "charset guessed");
+            decode_as(&spec.with_encoding(encoding), reader, connector, file)
+        }
+        Err(e) => Box::new(std::iter::once(Err(DecodeError::Io(e)))),
+    }
+}
+
+/// [`decode`] once the encoding is settled.
+fn decode_as<'a, R: Read + Send + 'a>(
+    spec: &FormatSpec,
+    reader: R,
+    connector: Arc<str>,
+    file: Arc<str>,
+) -> Records<'a> {
     match spec {
         FormatSpec::Csv(csv) => Box::new(csv::CsvDecoder::new(reader, csv, connector, file)),
         FormatSpec::Json(json) => Box::new(json::decoder(json, reader, connector, file)),
@@ -132,5 +162,6 @@ pub fn decode<'a, R: Read + Send + 'a>(
         FormatSpec::Edifact(edifact) => {
             Box::new(edifact::decoder(edifact, reader, connector, file))
         }
+        FormatSpec::Xlsx(xlsx) => Box::new(xlsx::decoder(xlsx, reader, connector, file)),
     }
 }

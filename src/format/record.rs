@@ -46,6 +46,11 @@ impl Columns {
         &self.names
     }
 
+    /// The source's field delimiter.
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+
     pub fn len(&self) -> usize {
         self.names.len()
     }

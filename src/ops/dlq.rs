@@ -132,6 +132,9 @@ pub fn render_letter(l: &Letter) -> String {
         "origin",
         &format!("{}:{} (byte {})", l.file, l.line, l.offset),
     );
+    if let Some(locator) = &l.locator {
+        field("locator", locator);
+    }
     field("stage", &l.stage);
     field("attempts", &l.attempts.to_string());
     field("first failed", &time(l.first_at));

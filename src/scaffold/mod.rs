@@ -16,7 +16,7 @@ mod write;
 use crate::canonical::schema::Schema;
 use crate::config::Diagnostics;
 use crate::config::connector::{CsvColumns, CsvSpec, FormatSpec};
-use crate::config::connector_file::encoding_for_label;
+use crate::config::connector_file::{encoding_for_label, is_detect_label};
 use crate::mapping::Mapping;
 use draft::Draft;
 use std::io;
@@ -88,17 +88,25 @@ pub enum ScaffoldError {
     Generated(String),
 }
 
-/// A CSV format from command-line flags: `delimiter`, the WHATWG `encoding` label, and whether the
-/// first line is a header. Without a header the columns are named `col1` … `colN` after the width
+/// A CSV format from command-line flags: `delimiter`, the WHATWG `encoding` label (or `detect`),
+/// and whether the first line is a header. Without a header the columns are named `col1` … `colN` after the width
 /// of the sample's first row (the format holds an empty column list until then).
 pub fn csv_format(
     delimiter: u8,
     encoding: &str,
     header: bool,
 ) -> Result<FormatSpec, ScaffoldError> {
-    let encoding = encoding_for_label(encoding).map_err(ScaffoldError::UnknownEncoding)?;
+    let detect = is_detect_label(encoding);
+    let encoding = match detect {
+        true => encoding_rs::UTF_8,
+        false => encoding_for_label(encoding).map_err(ScaffoldError::UnknownEncoding)?,
+    };
     Ok(FormatSpec::Csv(CsvSpec {
         encoding,
+        charset: crate::format::charset::Charset {
+            detect,
+            ..Default::default()
+        },
         delimiter,
         quote: b'"',
         columns: match header {
@@ -194,6 +202,18 @@ fn generated(diagnostics: &Diagnostics) -> ScaffoldError {
 }
 
 /// `spec` with its columns named.
+/// `format` as it reads `file`: a CSV format without a header and without column names (the
+/// `--no-header` flag) gets `col1` … `colN` after the width of the file's first row.
+pub fn with_placeholder_columns(
+    file: &Path,
+    format: &FormatSpec,
+) -> Result<FormatSpec, ScaffoldError> {
+    Ok(match sample::unnamed_columns(file, format)? {
+        Some(names) => named(format, &names),
+        None => format.clone(),
+    })
+}
+
 fn named(spec: &FormatSpec, names: &[String]) -> FormatSpec {
     match spec.csv() {
         Some(csv) => FormatSpec::Csv(CsvSpec {

@@ -14,6 +14,8 @@ pub struct NewLetter {
     pub file: String,
     pub line: u64,
     pub offset: u64,
+    /// Where in a structured input the record sits ([`crate::format::record::Origin::locator`]).
+    pub locator: Option<String>,
     pub stage: String,
     pub error: String,
     pub raw: Vec<u8>,
@@ -28,8 +30,8 @@ pub struct NewLetter {
 pub fn record(conn: &Connection, letter: &NewLetter) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO dead_letters (key, connector, file, line, offset, stage, error, raw, decoded,
-                                   mapping, mapping_version, first_at, last_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)
+                                   mapping, mapping_version, first_at, last_at, locator)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)
          ON CONFLICT (key) DO UPDATE SET
              attempts = attempts + 1, stage = excluded.stage, error = excluded.error,
              decoded = excluded.decoded, mapping = excluded.mapping,
@@ -48,7 +50,8 @@ pub fn record(conn: &Connection, letter: &NewLetter) -> rusqlite::Result<()> {
         letter.decoded,
         letter.mapping,
         letter.mapping_version,
-        now_unix()
+        now_unix(),
+        letter.locator
     ])?;
     Ok(())
 }
@@ -127,6 +130,9 @@ pub struct Letter {
     pub file: String,
     pub line: u64,
     pub offset: u64,
+    /// Where in a structured input the record sits (element path, message and segment, sheet
+    /// and row); `null` for line-based formats.
+    pub locator: Option<String>,
     pub stage: String,
     pub error: String,
     #[serde(skip)]
@@ -144,7 +150,7 @@ pub struct Letter {
 }
 
 const COLUMNS: &str = "id, key, connector, file, line, offset, stage, error, raw, decoded, mapping,
-                       mapping_version, attempts, first_at, last_at, status";
+                       mapping_version, attempts, first_at, last_at, status, locator";
 
 const MATCHES: &str = "(?1 IS NULL OR connector = ?1) AND (?2 IS NULL OR last_at >= ?2)
      AND (?3 IS NULL OR instr(lower(error), lower(?3)) > 0) AND (?4 IS NULL OR status = ?4)
@@ -276,6 +282,7 @@ fn letter(r: &rusqlite::Row<'_>) -> rusqlite::Result<Letter> {
         attempts: u32::try_from(r.get::<_, i64>(12)?).unwrap_or(u32::MAX),
         first_at: r.get(13)?,
         last_at: r.get(14)?,
+        locator: r.get(16)?,
         status: if status == "replayed" {
             Status::Replayed
         } else {
@@ -299,6 +306,7 @@ mod tests {
             file: format!("/in/{n}.csv"),
             line: u64::from(n) + 1,
             offset: u64::from(n) * 10,
+            locator: (n == 2).then(|| "/ORDERS05/IDOC[2]".to_string()),
             stage: "map".into(),
             error: error.into(),
             raw: vec![n, b'\n'],
@@ -338,6 +346,7 @@ mod tests {
         assert_eq!(letter.raw, b"\x02\n");
         assert_eq!(letter.decoded.as_deref(), Some("{\"n\":\"2\"}"));
         assert_eq!(letter.mapping_version.as_deref(), Some("abc"));
+        assert_eq!(letter.locator.as_deref(), Some("/ORDERS05/IDOC[2]"));
         assert_eq!((letter.attempts, letter.status), (1, Status::Open));
         assert_eq!(
             letter.message_id,
@@ -346,6 +355,7 @@ mod tests {
         let json = serde_json::to_value(&letter).unwrap();
         assert_eq!(json["decoded"], serde_json::json!({"n": "2"}));
         assert_eq!(json["status"], "open");
+        assert_eq!(json["locator"], "/ORDERS05/IDOC[2]");
         assert!(json.get("raw").is_none());
         assert_eq!(get(&c, 99).unwrap(), None);
     }

@@ -3,8 +3,8 @@
 
 use rusqlite::Connection;
 
-/// The schema version this build writes.
-const VERSION: i64 = 1;
+/// The schema version this build writes. 2: `dead_letters.locator`.
+const VERSION: i64 = 2;
 
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     file TEXT NOT NULL,
     line INTEGER NOT NULL,
     offset INTEGER NOT NULL,
+    locator TEXT,                -- where in a structured input: element path, message, sheet row
     stage TEXT NOT NULL,
     error TEXT NOT NULL,
     raw BLOB NOT NULL,
@@ -77,15 +78,30 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 CREATE INDEX IF NOT EXISTS dead_letters_by_connector ON dead_letters (connector, last_at);
 ";
 
-/// Creates missing tables and records the schema version.
+/// Creates missing tables and columns and records the schema version.
 pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(TABLES)?;
+    if !has_column(conn, "dead_letters", "locator")? {
+        conn.execute_batch("ALTER TABLE dead_letters ADD COLUMN locator TEXT")?;
+    }
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('schema', ?1)
-         ON CONFLICT (key) DO NOTHING",
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [VERSION.to_string()],
     )?;
     Ok(())
+}
+
+/// Whether `table` (created by a build of any version) has `column`.
+fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+    let mut stmt = conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    for name in names {
+        if name? == column {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// An in-memory database with the schema, for the tests of the store's modules.
@@ -94,4 +110,40 @@ pub(super) fn test_connection() -> Connection {
     let conn = Connection::open_in_memory().expect("in-memory SQLite");
     migrate(&conn).expect("schema");
     conn
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_store_gains_the_locator_column() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+             INSERT INTO meta VALUES ('schema', '1');
+             CREATE TABLE dead_letters (id INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE,
+                 connector TEXT NOT NULL, file TEXT NOT NULL, line INTEGER NOT NULL,
+                 offset INTEGER NOT NULL, stage TEXT NOT NULL, error TEXT NOT NULL,
+                 raw BLOB NOT NULL, decoded TEXT, mapping TEXT, mapping_version TEXT,
+                 attempts INTEGER NOT NULL DEFAULT 1, first_at INTEGER NOT NULL,
+                 last_at INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'open');
+             INSERT INTO dead_letters (key, connector, file, line, offset, stage, error, raw,
+                 first_at, last_at) VALUES (x'01', 'pos', 'a.csv', 2, 9, 'map', 'e', x'00', 1, 1);",
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        migrate(&conn).unwrap();
+        assert!(has_column(&conn, "dead_letters", "locator").unwrap());
+        let locator: Option<String> = conn
+            .query_row("SELECT locator FROM dead_letters", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(locator, None);
+        let version: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(version, "2");
+    }
 }

@@ -6,6 +6,7 @@
 
 pub mod offline;
 pub mod proxy;
+pub mod xlsx;
 
 use futures_util::FutureExt;
 use lapin::options::{
@@ -129,6 +130,11 @@ impl Deployment {
 
     /// Starts `omnibus run` on this deployment; `broker` overrides the URL through the environment.
     pub fn start(&self, broker: Option<&str>) -> Hub {
+        self.start_with_env(broker, &[])
+    }
+
+    /// [`Deployment::start`] with more environment variables for the hub.
+    pub fn start_with_env(&self, broker: Option<&str>, vars: &[(&str, &str)]) -> Hub {
         let log = (0..)
             .map(|n| self.dir.path().join(format!("hub.{n}.log")))
             .find(|p| !p.exists())
@@ -143,6 +149,7 @@ impl Deployment {
         if let Some(url) = broker {
             cmd.env("OMNIBUS__BROKER__URL", url);
         }
+        cmd.envs(vars.iter().copied());
         Hub {
             child: cmd.spawn().expect("spawn omnibus"),
             log,

@@ -4,58 +4,33 @@
 //! once every record is confirmed or dead-lettered moves it to `done/` (or `error/`) or deletes it.
 
 mod finish;
-mod process;
 mod scan;
 
 pub use finish::{Finished, Tally};
-pub use process::{FileError, FileJob};
 pub use scan::Scanner;
 
-use crate::canonical::schema::Schema;
-use crate::config::connector::{ConnectorSpec, FileSourceSpec, OnDuplicate};
-use crate::connector::emit::Emitter;
-use crate::mapping::Mapping;
-use crate::route::Publisher;
-use crate::state::Store;
+use crate::config::connector::{FileSourceSpec, OnDuplicate};
+use crate::connector::ingest::{Ingest, IngestError, Pipeline};
 use crate::state::ledger::{self, FileKey, Seen};
 use notify::{RecursiveMode, Watcher};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// A running file-drop connector.
 pub struct FileDrop {
-    pub spec: Arc<ConnectorSpec>,
+    pub pipeline: Pipeline,
     pub source: FileSourceSpec,
-    pub mapping: Arc<Mapping>,
-    /// The schema every event is checked against.
-    pub schema: Arc<Schema>,
-    pub emitter: Emitter,
-    pub publisher: Publisher,
-    pub store: Store,
-    /// Whether events are checked against the dedupe window.
-    pub dedupe: bool,
 }
 
 impl FileDrop {
     /// Runs until `cancel` fires.
     pub async fn run(self, cancel: CancellationToken) -> Result<(), globset::Error> {
-        let id = self.spec.id.clone();
+        let id = self.pipeline.spec.id.clone();
         let mut scanner = Scanner::new(&self.source)?;
         let (_watcher, mut changed) = watch(&self.source.path, &id);
-        let job = FileJob {
-            format: &self.spec.format,
-            mapping: &self.mapping,
-            schema: Some(&self.schema),
-            emitter: &self.emitter,
-            publisher: &self.publisher,
-            store: &self.store,
-            dedupe: self.dedupe,
-            max_inflated: self.source.max_inflated_bytes,
-            cancel: &cancel,
-        };
+        let job = self.pipeline.ingest(&cancel);
         tracing::info!(connector = %id, dir = %self.source.path.display(), glob = %self.source.glob, "watching folder");
         while !cancel.is_cancelled() {
             let scan = scanner.scan(&id);
@@ -83,8 +58,8 @@ impl FileDrop {
     }
 
     /// Processes one file and finishes it, or leaves it in place with a clear log line.
-    async fn take(&self, job: &FileJob<'_>, scanner: &mut Scanner, path: &Path) {
-        let id = &self.spec.id;
+    async fn take(&self, job: &Ingest<'_>, scanner: &mut Scanner, path: &Path) {
+        let id = &self.pipeline.spec.id;
         let file = path.display().to_string();
         let key = match self.identify(path).await {
             Ok(key) => key,
@@ -98,15 +73,18 @@ impl FileDrop {
             return;
         };
         tracing::info!(connector = %id, %file, resume, "taking file");
-        let tally = match job.run(path, &key, resume).await {
+        let tally = match job
+            .run(path, &key, resume, self.source.max_inflated_bytes)
+            .await
+        {
             Ok(tally) => tally,
 
-            Err(e @ FileError::Read { .. }) => {
+            Err(e @ IngestError::Read { .. }) => {
                 tracing::error!(connector = %id, error = %e, "file left in place; retried once it changes");
                 scanner.mark_failed(path);
                 return;
             }
-            Err(e @ FileError::Store(_)) => {
+            Err(e @ IngestError::Store(_)) => {
                 tracing::error!(connector = %id, %file, error = %e, "STATE STORE FAILING: file left in place and not acknowledged; retried on the next scan");
                 return;
             }
@@ -122,6 +100,7 @@ impl FileDrop {
         let (published, failed, refused) = (tally.published, tally.failed, tally.refused.is_some());
         let ledger_key = key.clone();
         let recorded = self
+            .pipeline
             .store
             .write(move |conn| {
                 if refused {
@@ -140,7 +119,7 @@ impl FileDrop {
 
     /// Hashes the file's content (on a blocking thread).
     async fn identify(&self, path: &Path) -> std::io::Result<FileKey> {
-        let (connector, path) = (self.spec.id.clone(), path.to_path_buf());
+        let (connector, path) = (self.pipeline.spec.id.clone(), path.to_path_buf());
         tokio::task::spawn_blocking(move || FileKey::of_file(&connector, &path))
             .await
             .map_err(std::io::Error::other)?
@@ -155,9 +134,10 @@ impl FileDrop {
         path: &Path,
         scanner: &mut Scanner,
     ) -> Option<u64> {
-        let id = &self.spec.id;
+        let id = &self.pipeline.spec.id;
         let lookup_key = key.clone();
         let seen = match self
+            .pipeline
             .store
             .read(move |c| ledger::lookup(c, &lookup_key))
             .await
@@ -182,6 +162,7 @@ impl FileDrop {
         };
         let (begin_key, begin_file) = (key.clone(), file.to_string());
         match self
+            .pipeline
             .store
             .write(move |c| ledger::begin(c, &begin_key, &begin_file))
             .await
@@ -196,7 +177,7 @@ impl FileDrop {
 
     /// Moves (or deletes) a settled file and its marker.
     fn finish(&self, scanner: &mut Scanner, path: &Path, tally: &Tally) {
-        let id = &self.spec.id;
+        let id = &self.pipeline.spec.id;
         let file = path.display().to_string();
         let marker = scanner.marker_of(path);
         match finish::finish(path, marker.as_deref(), self.source.after, tally) {

@@ -19,17 +19,14 @@ mod tree;
 pub use spec::{EdifactSpec, Groups, Members, parse_spec};
 
 use std::collections::VecDeque;
-use std::io::{Chain, Cursor, Read};
+use std::io::{Cursor, Read};
 use std::sync::Arc;
 
 use super::DecodeError;
-use super::charset::DecodingReader;
+use super::charset::{self, DecodingReader, Prefixed};
 use super::record::{Body, Origin, Record, RecordError};
 use spec::is_tag;
 use tokenizer::{Segment, Token, Tokenizer};
-
-/// The reader the tokenizer decodes: the bytes read to pick the charset, then the rest.
-type Input<R> = Chain<Cursor<Vec<u8>>, R>;
 
 /// The records of one input.
 pub fn decoder<'a, R: Read + Send + 'a>(
@@ -58,7 +55,7 @@ pub fn decoder<'a, R: Read + Send + 'a>(
 struct EdifactDecoder<R> {
     /// The input until its first bytes are read to pick the charset.
     reader: Option<R>,
-    tokenizer: Option<Tokenizer<Input<R>>>,
+    tokenizer: Option<Tokenizer<Prefixed<R>>>,
     spec: EdifactSpec,
     connector: Arc<str>,
     file: Arc<str>,
@@ -149,24 +146,35 @@ impl<R: Read> EdifactDecoder<R> {
     }
 
     /// The tokenizer, set up on first use: the first bytes pick the charset.
-    fn tokenizer(&mut self) -> Result<Option<&mut Tokenizer<Input<R>>>, DecodeError> {
+    fn tokenizer(&mut self) -> Result<Option<&mut Tokenizer<Prefixed<R>>>, DecodeError> {
         if let Some(mut reader) = self.reader.take() {
-            let sniffed = syntax::sniff(&mut reader).map_err(DecodeError::Io)?;
+            let detect = self.spec.charset.detect;
+            let size = if detect { charset::DETECT_BYTES } else { 0 };
+            let sniffed = syntax::sniff(&mut reader, size).map_err(DecodeError::Io)?;
             let identifier = sniffed.identifier.as_deref();
-            let (encoding, source) = match (self.spec.encoding, identifier) {
+            let named = identifier.and_then(|id| Some((id, syntax::charset_of(id)?)));
+            let (encoding, source) = match (self.spec.encoding, named) {
                 (Some(encoding), _) => (encoding, "from `encoding`".to_string()),
-                (None, Some(id)) => match syntax::charset_of(id) {
-                    Some(encoding) => (encoding, format!("named by the syntax identifier {id}")),
-                    None => (encoding_rs::UTF_8, format!("the default: {id} names none")),
+                (None, Some((id, encoding))) => {
+                    (encoding, format!("named by the syntax identifier {id}"))
+                }
+                (None, None) if detect => {
+                    let complete = sniffed.prefix.len() < size;
+                    let guess = charset::guess(&sniffed.prefix, complete);
+                    (guess, "guessed from the first bytes".to_string())
+                }
+                (None, None) => match identifier {
+                    Some(id) => (encoding_rs::UTF_8, format!("the default: {id} names none")),
+                    None => (encoding_rs::UTF_8, "the default".to_string()),
                 },
-                (None, None) => (encoding_rs::UTF_8, "the default".to_string()),
             };
             self.charset = format!(
                 "(the charset is {}, {source}; set `encoding` under [format] to the one the \
                  sender really uses)",
                 encoding.name()
             );
-            let input = DecodingReader::new(Cursor::new(sniffed.prefix).chain(reader), encoding);
+            let input = DecodingReader::new(Cursor::new(sniffed.prefix).chain(reader), encoding)
+                .with_invalid_bytes(self.spec.charset.invalid, &self.connector, &self.file);
             self.tokenizer = Some(Tokenizer::new(input, self.spec.max_message_bytes));
         }
         Ok(self.tokenizer.as_mut())

@@ -7,8 +7,9 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 use crate::config::Diagnostics;
-use crate::config::connector_file::encoding_at;
+use crate::config::connector_file::{charset, named_encoding};
 use crate::config::toml_de::Source;
+use crate::format::charset::Charset;
 
 /// Default largest message, in bytes of text.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 << 20;
@@ -35,6 +36,8 @@ pub struct EdifactSpec {
     /// Charset of the input; `None`: the one the first UNB's syntax identifier names (UTF-8 when
     /// it names none). A BOM overrides both.
     pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// `encoding = "detect"`: guess the charset when the syntax identifier names none.
+    pub charset: Charset,
     /// Segment groups: which segments start one, and which segments it holds.
     pub groups: Groups,
     /// Largest message (UNH to UNT) kept, in bytes of text; also the longest segment.
@@ -45,6 +48,7 @@ impl Default for EdifactSpec {
     fn default() -> Self {
         Self {
             encoding: None,
+            charset: Charset::default(),
             groups: Groups::default(),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         }
@@ -143,6 +147,7 @@ pub fn is_tag(tag: &str) -> bool {
 #[serde(deny_unknown_fields)]
 struct EdifactFormatFile {
     encoding: Option<Spanned<String>>,
+    invalid_bytes: Option<Spanned<String>>,
     groups: Option<Spanned<BTreeMap<String, Vec<String>>>>,
     max_message_bytes: Option<Spanned<i64>>,
 }
@@ -157,11 +162,13 @@ pub fn parse_spec(
     let file: EdifactFormatFile = src.deserialize(rest, "format")?;
     let mut found = Diagnostics::default();
     let mut spec = EdifactSpec::default();
-    if let Some(label) = file.encoding {
-        match encoding_at(src, &label) {
-            Ok(encoding) => spec.encoding = Some(encoding),
-            Err(d) => found.push(d),
-        }
+    match named_encoding(src, file.encoding.as_ref()) {
+        Ok(encoding) => spec.encoding = encoding,
+        Err(d) => found.push(d),
+    }
+    match charset(src, file.encoding.as_ref(), file.invalid_bytes) {
+        Ok(charset) => spec.charset = charset,
+        Err(d) => found.push(d),
     }
     if let Some(groups) = file.groups {
         let at = groups.span().start;

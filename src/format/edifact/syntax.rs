@@ -115,9 +115,10 @@ pub struct Sniffed {
     pub identifier: Option<String>,
 }
 
-/// Reads the first bytes of `reader` and finds the first UNB's syntax identifier in them.
-pub fn sniff<R: Read>(reader: &mut R) -> io::Result<Sniffed> {
-    let mut prefix = vec![0; SNIFF_BYTES];
+/// Reads the first bytes of `reader` (at least `size`, if it has them) and finds the first UNB's
+/// syntax identifier in them.
+pub fn sniff<R: Read>(reader: &mut R, size: usize) -> io::Result<Sniffed> {
+    let mut prefix = vec![0; size.max(SNIFF_BYTES)];
     let mut len = 0;
     while len < prefix.len() {
         match reader.read(&mut prefix[len..]) {
@@ -179,9 +180,9 @@ mod tests {
     #[test]
     fn sniffing_finds_the_identifier_after_a_una_and_keeps_the_bytes() {
         let input = b"UNA^*.? $\nUNB*UNOE^1*X$";
-        let sniffed = sniff(&mut &input[..]).unwrap();
+        let sniffed = sniff(&mut &input[..], 0).unwrap();
         assert_eq!(sniffed.identifier.as_deref(), Some("UNOE"));
         assert_eq!(sniffed.prefix, input);
-        assert_eq!(sniff(&mut &b"UNH+1'"[..]).unwrap().identifier, None);
+        assert_eq!(sniff(&mut &b"UNH+1'"[..], 0).unwrap().identifier, None);
     }
 }

@@ -322,3 +322,45 @@ fn a_new_interchange_before_unt_fails_the_open_message_and_interchange() {
     );
     assert!(out[2].is_ok());
 }
+
+#[test]
+fn detect_guesses_when_the_syntax_identifier_names_no_charset_and_replace_keeps_messages() {
+    let text = "UNB+IATB:3+S+R+240311:0149+9'UNH+1+ORDERS:D:96A:UN'\n\
+                IMD+F++:::康师傅红烧牛肉面'\nNAD+BY+++上海浦东世纪大道店'\nNAD+SU+++北京朝阳区望京店'\n\
+                UNT+5+1'UNZ+1+9'";
+    let (gbk, _, _) = encoding_rs::GBK.encode(text);
+    let detecting = EdifactSpec {
+        charset: crate::format::charset::Charset {
+            detect: true,
+            ..Default::default()
+        },
+        ..EdifactSpec::default()
+    };
+    let out = decode_with(&detecting, &gbk);
+    assert_eq!(
+        tree(&out[0])["IMD+F"]["e3"]["c4"],
+        "康师傅红烧牛肉面",
+        "{out:?}"
+    );
+    let unoa = text.replace("IATB", "UNOA");
+    let (gbk, _, _) = encoding_rs::GBK.encode(&unoa);
+    let out = decode_with(&detecting, &gbk);
+    assert!(
+        matches!(&out[0], Err(DecodeError::Record(_))),
+        "UNOA names UTF-8: {out:?}"
+    );
+    let replacing = EdifactSpec {
+        charset: crate::format::charset::Charset {
+            invalid: crate::format::charset::InvalidBytes::Replace,
+            ..Default::default()
+        },
+        ..EdifactSpec::default()
+    };
+    let out = decode_with(&replacing, &gbk);
+    assert!(
+        tree(&out[0])["IMD+F"]["e3"]["c4"]
+            .as_str()
+            .unwrap()
+            .contains('\u{FFFD}')
+    );
+}

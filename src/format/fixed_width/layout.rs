@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use encoding_rs::{DecoderResult, Encoding};
 
 use super::number::Number;
+use crate::format::charset::InvalidBytes;
 
 /// Which blanks a text field loses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,16 +100,25 @@ impl Field {
 
     /// The field's text in `record` (whose first byte is at `offset` in the file): decoded,
     /// trimmed or normalised as its kind says. Bytes the record lacks read as blanks.
+    ///
+    /// Bytes that are not text in `encoding` make it an error, or with [`InvalidBytes::Replace`]
+    /// become U+FFFD; then `replaced` receives what was replaced, for the caller to report.
     pub fn read<'r>(
         &self,
         record: &'r [u8],
-        encoding: &'static Encoding,
+        (encoding, invalid): (&'static Encoding, InvalidBytes),
         offset: u64,
+        replaced: &mut Option<String>,
     ) -> Result<Cow<'r, str>, String> {
         let end = (self.start + self.len).min(record.len());
         let bytes = record.get(self.start..end).unwrap_or_default();
-        let Some(text) = encoding.decode_without_bom_handling_and_without_replacement(bytes) else {
-            return Err(self.charset_error(record, encoding, offset));
+        let text = match encoding.decode_without_bom_handling_and_without_replacement(bytes) {
+            Some(text) => text,
+            None if invalid == InvalidBytes::Replace => {
+                replaced.get_or_insert_with(|| self.charset_error(record, encoding, offset));
+                encoding.decode_without_bom_handling(bytes).0
+            }
+            None => return Err(self.charset_error(record, encoding, offset)),
         };
         match self.kind {
             Kind::Text(trim) => Ok(trimmed(text, trim)),

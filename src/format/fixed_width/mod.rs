@@ -26,6 +26,7 @@ use encoding_rs::Encoding;
 use serde_json::{Map, Value};
 
 use super::DecodeError;
+use super::charset::Charset;
 use super::record::{Columns, Origin, Record, RecordError};
 use group::{GroupSpec, Grouper};
 use layout::Layout;
@@ -41,6 +42,7 @@ pub const RECORD_TYPE: &str = "record_type";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FixedWidthSpec {
     encoding: &'static Encoding,
+    charset: Charset,
     framing: Framing,
     /// Lines (records) dropped at the start of the file.
     skip_lines: u64,
@@ -52,6 +54,29 @@ pub struct FixedWidthSpec {
     /// Records shorter than their layout read as padded with blanks.
     pad_short: bool,
     group: Option<GroupSpec>,
+}
+
+impl FixedWidthSpec {
+    pub fn charset(&self) -> Charset {
+        self.charset
+    }
+
+    /// The same layouts without `skip_lines`: for a dead letter's raw bytes, which hold no
+    /// leading lines.
+    pub fn without_skipped_lines(&self) -> Self {
+        Self {
+            skip_lines: 0,
+            ..self.clone()
+        }
+    }
+
+    /// The same layouts read in `encoding` (the guess of `encoding = "detect"`).
+    pub fn with_encoding(&self, encoding: &'static Encoding) -> Self {
+        Self {
+            encoding,
+            ..self.clone()
+        }
+    }
 }
 
 /// The records of one input.
@@ -175,11 +200,22 @@ impl Context {
 
     /// The decoded fields of a record read with `layout`, in layout order.
     fn fields<'r>(&self, layout: usize, raw: &Raw<'r>) -> Result<Vec<Cow<'r, str>>, String> {
-        self.spec.layouts[layout]
+        let charset = (self.encoding, self.spec.charset.invalid);
+        let mut replaced = None;
+        let fields = self.spec.layouts[layout]
             .fields
             .iter()
-            .map(|field| field.read(raw.bytes, self.encoding, raw.offset))
-            .collect()
+            .map(|field| field.read(raw.bytes, charset, raw.offset, &mut replaced))
+            .collect();
+        if let Some(what) = replaced {
+            tracing::warn!(
+                connector = %self.connector,
+                file = %self.file,
+                line = raw.line,
+                "{what}: replaced by U+FFFD (invalid_bytes = \"replace\")"
+            );
+        }
+        fields
     }
 
     fn place(&self, raw: &Raw<'_>, layout: Option<usize>) -> Place {

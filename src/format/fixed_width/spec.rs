@@ -28,6 +28,7 @@ const MAX_DECIMALS: i64 = 28;
 #[serde(deny_unknown_fields)]
 struct FormatFile {
     encoding: Option<Spanned<String>>,
+    invalid_bytes: Option<Spanned<String>>,
     record_length: Option<Spanned<i64>>,
     #[serde(default)]
     skip_lines: u64,
@@ -208,11 +209,13 @@ fn whole(
 impl FormatFile {
     fn check(self, src: &Source<'_>, at: usize) -> Result<FixedWidthSpec, Diagnostics> {
         let mut found = Diagnostics::default();
+        let charset = connector_file::charset(src, self.encoding.as_ref(), self.invalid_bytes);
+        let charset = keep(&mut found, charset);
         let encoding = keep(&mut found, encoding(src, self.encoding));
         let framing = keep(&mut found, framing(src, self.record_length.as_ref()));
         let discriminator = keep(&mut found, discriminator(src, self.discriminator.as_ref()));
-        let (Some(encoding), Some(framing), Some(discriminator)) =
-            (encoding, framing, discriminator)
+        let (Some(charset), Some(encoding), Some(framing), Some(discriminator)) =
+            (charset, encoding, framing, discriminator)
         else {
             return Err(found);
         };
@@ -234,6 +237,7 @@ impl FormatFile {
         };
         Ok(FixedWidthSpec {
             encoding,
+            charset,
             framing,
             skip_lines: self.skip_lines,
             discriminator,

@@ -10,6 +10,7 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 use super::*;
+use crate::config::connector::FormatSpec;
 use crate::config::toml_de::Source;
 use crate::format::record::Body;
 
@@ -561,4 +562,27 @@ fn a_document_past_the_size_limit_is_reported_not_held() {
     );
     assert!(error.raw.len() <= 16 << 20);
     assert_eq!(tree(&out[1])["store"], "北京02");
+}
+
+#[test]
+fn invalid_bytes_replace_keeps_the_record_and_detect_guesses_gbk() {
+    let layout = r#"short_lines = "pad"
+[[format.records]]
+fields = [{ name = "store", start = 1, length = 4 }, { name = "name", start = 5, length = 24 }]
+"#;
+    let strict = decode(&spec(layout), b"0101caf\xE9\n");
+    assert!(
+        matches!(&strict[0], Err(DecodeError::Record(_))),
+        "{strict:?}"
+    );
+    let replacing = spec(&format!("invalid_bytes = \"replace\"\n{layout}"));
+    let out = decode(&replacing, b"0101caf\xE9\n");
+    assert_eq!(row(&out[0])["name"], "caf\u{FFFD}");
+    let detecting = FormatSpec::FixedWidth(spec(&format!("encoding = \"detect\"\n{layout}")));
+    let text = "0101上海浦东世纪大道店\n0102北京朝阳区望京店\n0103广州天河体育西路店\n\
+                0104深圳南山科技园店\n0105杭州西湖区文三路店\n";
+    let decoded: Vec<_> =
+        crate::format::decode(&detecting, &gbk(text)[..], "pos".into(), "a.txt".into()).collect();
+    assert_eq!(row(&decoded[0])["name"], "上海浦东世纪大道店");
+    assert_eq!(row(&decoded[4])["name"], "杭州西湖区文三路店");
 }

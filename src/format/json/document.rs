@@ -22,6 +22,7 @@ use super::feed::{Feed, is_too_long};
 use super::pointer::{Pointer, Step, render};
 use super::value::{describe, kind_of, kind_of_type, read_value};
 use crate::format::DecodeError;
+use crate::format::charset::DecodingReader;
 use crate::format::record::{Body, Origin, Record, RecordError};
 
 /// What an error at the very end of the input means.
@@ -73,7 +74,12 @@ impl<R: Read> DocumentDecoder<R> {
             track_path: false,
             ..ReaderSettings::default()
         };
-        let feed = Feed::new(reader, spec.encoding);
+        let input = DecodingReader::new(reader, spec.encoding).with_invalid_bytes(
+            spec.charset.invalid,
+            &connector,
+            &file,
+        );
+        let feed = Feed::new(input);
         Self {
             json: Some(JsonStreamReader::new_custom(feed, settings)),
             record: spec.record.clone(),

@@ -12,8 +12,6 @@
 use std::collections::VecDeque;
 use std::io::{self, BufRead, Read};
 
-use encoding_rs::Encoding;
-
 use crate::format::charset::{DecodingReader, Malformation};
 
 /// Decoded bytes kept noted behind the read position when no record is being read: more than the
@@ -59,9 +57,9 @@ pub struct Feed<R> {
 }
 
 impl<R: Read> Feed<R> {
-    pub fn new(reader: R, encoding: &'static Encoding) -> Self {
+    pub fn new(input: DecodingReader<R>) -> Self {
         Self {
-            input: DecodingReader::new(reader, encoding),
+            input,
             anchors: VecDeque::new(),
             malformations: VecDeque::new(),
             at_line_start: true,
@@ -211,7 +209,7 @@ mod tests {
     #[test]
     fn utf8_offsets_are_exact_after_a_bom_and_a_malformed_byte() {
         let source = b"\xEF\xBB\xBF[\"a\xFFb\", \"c\"]";
-        let mut feed = Feed::new(&source[..], UTF_8);
+        let mut feed = Feed::new(DecodingReader::new(&source[..], UTF_8));
         let text = read_all(&mut feed);
         let text = String::from_utf8(text).unwrap();
         assert_eq!(text, "[\"a\u{FFFD}b\", \"c\"]");
@@ -227,7 +225,7 @@ mod tests {
     #[test]
     fn gbk_offsets_are_exact_at_line_starts() {
         let (source, _, _) = GBK.encode("[\"和珅\",\n\"乙\"]");
-        let mut feed = Feed::new(&source[..], GBK);
+        let mut feed = Feed::new(DecodingReader::new(&source[..], GBK));
         let text = String::from_utf8(read_all(&mut feed)).unwrap();
         let second = text.find("\"乙").unwrap() as u64;
         assert_eq!(feed.source_offset(second), 9);
@@ -236,7 +234,7 @@ mod tests {
     #[test]
     fn reading_past_the_limit_of_a_record_fails() {
         let source = vec![b' '; 64 * 1024];
-        let mut feed = Feed::new(&source[..], UTF_8);
+        let mut feed = Feed::new(DecodingReader::new(&source[..], UTF_8));
         feed.start_record(0, 10);
         let mut buf = vec![0; 64 * 1024];
         let n = feed.read(&mut buf).unwrap();

@@ -15,7 +15,7 @@ use struson::reader::{JsonReader, JsonStreamReader, ReaderError, SyntaxErrorKind
 
 use super::value::{describe, kind_of, read_value};
 use crate::format::DecodeError;
-use crate::format::charset::DecodingReader;
+use crate::format::charset::{DecodingReader, InvalidBytes};
 use crate::format::record::{Body, Origin, Record, RecordError};
 
 /// Bytes of an overlong line kept as the record error's raw copy.
@@ -45,12 +45,14 @@ impl<R: Read> LinesDecoder<R> {
     pub fn new(
         reader: R,
         encoding: &'static Encoding,
+        invalid: InvalidBytes,
         max: usize,
         connector: Arc<str>,
         file: Arc<str>,
     ) -> Self {
         Self {
-            input: DecodingReader::new(reader, encoding),
+            input: DecodingReader::new(reader, encoding)
+                .with_invalid_bytes(invalid, &connector, &file),
             connector,
             file,
             max,

@@ -33,10 +33,11 @@ use toml::de::DeValue;
 
 use super::DecodeError;
 use super::record::Record;
-use crate::config::connector_file::encoding;
+use crate::config::connector_file::{charset, encoding};
 use crate::config::diagnostic::keep;
 use crate::config::toml_de::Source;
 use crate::config::{Diagnostic, Diagnostics};
+use crate::format::charset::Charset;
 use document::DocumentDecoder;
 use lines::LinesDecoder;
 pub use pointer::{Pointer, Step};
@@ -60,6 +61,7 @@ pub enum JsonKind {
 pub struct JsonSpec {
     pub kind: JsonKind,
     pub encoding: &'static Encoding,
+    pub charset: Charset,
     /// Where a document's records are; `None`: the root object, or each item of a root array.
     pub record: Option<Pointer>,
     /// Values outside the records added to each record, under their pointer's last name.
@@ -73,6 +75,7 @@ pub struct JsonSpec {
 #[serde(deny_unknown_fields)]
 struct JsonFormatFile {
     encoding: Option<Spanned<String>>,
+    invalid_bytes: Option<Spanned<String>>,
     record: Option<Spanned<String>>,
     context: Option<Vec<Spanned<String>>>,
     max_record_bytes: Option<Spanned<i64>>,
@@ -90,7 +93,8 @@ pub fn parse_spec(
         _ => JsonKind::Document,
     };
     let mut found = Diagnostics::default();
-    let encoding = keep(&mut found, encoding(src, file.encoding));
+    let charset = charset(src, file.encoding.as_ref(), file.invalid_bytes);
+    let encoding = keep(&mut found, encoding(src, file.encoding)).zip(keep(&mut found, charset));
     let max_record_bytes = keep(&mut found, max_record_bytes(src, file.max_record_bytes));
     if kind == JsonKind::Lines {
         let record = file.record.map(|r| ("record", r.span().start));
@@ -115,15 +119,16 @@ pub fn parse_spec(
 fn finish(
     found: Diagnostics,
     kind: JsonKind,
-    encoding: Option<&'static Encoding>,
+    encoding: Option<(&'static Encoding, Charset)>,
     record: Option<Pointer>,
     context: Vec<Pointer>,
     max_record_bytes: Option<usize>,
 ) -> Result<JsonSpec, Diagnostics> {
     match (encoding, max_record_bytes) {
-        (Some(encoding), Some(max_record_bytes)) if found.is_empty() => Ok(JsonSpec {
+        (Some((encoding, charset)), Some(max_record_bytes)) if found.is_empty() => Ok(JsonSpec {
             kind,
             encoding,
+            charset,
             record,
             context,
             max_record_bytes,
@@ -253,6 +258,7 @@ pub fn decoder<'a, R: Read + Send + 'a>(
         JsonKind::Lines => Inner::Lines(Box::new(LinesDecoder::new(
             reader,
             spec.encoding,
+            spec.charset.invalid,
             spec.max_record_bytes,
             connector,
             file,

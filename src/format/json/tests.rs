@@ -11,6 +11,7 @@ fn document(record: Option<&str>, context: &[&str]) -> JsonSpec {
     JsonSpec {
         kind: JsonKind::Document,
         encoding: UTF_8,
+        charset: Charset::default(),
         record: record.map(|r| Pointer::parse(r).unwrap()),
         context: context.iter().map(|c| Pointer::parse(c).unwrap()).collect(),
         max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
@@ -387,19 +388,9 @@ fn documents_stream_through_one_byte_reads() {
 
 #[test]
 fn a_read_error_ends_the_input() {
-    struct Failing(bool);
-    impl Read for Failing {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if std::mem::replace(&mut self.0, true) {
-                return Err(io::Error::other("disk on fire"));
-            }
-            let data = b"[{\"a\": 1}, ";
-            buf[..data.len()].copy_from_slice(data);
-            Ok(data.len())
-        }
-    }
     for spec in [document(None, &[]), ndjson()] {
-        let items: Vec<_> = decoder(&spec, Failing(false), "c".into(), "f".into()).collect();
+        let failing = crate::format::failing::FailingAfter::new(b"[{\"a\": 1}, ");
+        let items: Vec<_> = decoder(&spec, failing, "c".into(), "f".into()).collect();
         let last = items.last().unwrap().as_ref().unwrap_err();
         assert_eq!(last.to_string(), "cannot read the file: disk on fire");
     }

@@ -17,11 +17,12 @@ use quick_xml::{NsReader, XmlVersion};
 use serde_json::{Map, Value};
 
 use super::XmlSpec;
-use super::input::{Sniffed, Tracked, sniff};
+use super::input::{Tracked, sniff};
 use super::path::Namespaces;
 use super::tree::{TEXT_KEY, TreeBuilder, append};
 use crate::format::DecodeError;
 use crate::format::charset::Malformation;
+use crate::format::charset::{DecodingReader, Prefixed};
 use crate::format::record::{Body, Origin, Record, RecordError};
 
 /// Deepest element nesting accepted (deeper input is refused as hostile).
@@ -55,7 +56,8 @@ impl<R: Read> XmlDecoder<R> {
         let State::Fresh(reader, walk) = mem::replace(&mut self.state, State::Done) else {
             return None;
         };
-        let (input, encoding) = match sniff(reader, walk.spec.encoding) {
+        let spec = &walk.spec;
+        let (input, encoding) = match sniff(reader, spec.encoding, spec.charset.detect) {
             Ok(sniffed) => sniffed,
             Err(e) => return Some(DecodeError::Io(e)),
         };
@@ -63,7 +65,12 @@ impl<R: Read> XmlDecoder<R> {
             Ok(encoding) => encoding,
             Err(reason) => return Some(DecodeError::Input { line: 1, reason }),
         };
-        let tracked = Tracked::new(input, encoding, walk.spec.max_record_bytes);
+        let input = DecodingReader::new(input, encoding).with_invalid_bytes(
+            walk.spec.charset.invalid,
+            &walk.connector,
+            &walk.file,
+        );
+        let tracked = Tracked::new(input, walk.spec.max_record_bytes);
         self.state = State::Running(Box::new(Parser {
             xml: NsReader::from_reader(tracked),
             buf: Vec::new(),
@@ -95,7 +102,7 @@ impl<R: Read> Iterator for XmlDecoder<R> {
 
 /// The parser and the walk's state.
 struct Parser<R> {
-    xml: NsReader<Tracked<Sniffed<R>>>,
+    xml: NsReader<Tracked<Prefixed<R>>>,
     buf: Vec<u8>,
     walk: Walk,
 }

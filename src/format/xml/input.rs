@@ -1,30 +1,30 @@
 //! The text under the XML parser: which encoding to decode with (BOM, the `encoding` key, the XML
-//! declaration), and [`Tracked`], a [`BufRead`] over the charset decoder that counts lines, keeps a
+//! declaration, a guess with `encoding = "detect"`), and [`Tracked`], a [`BufRead`] over the charset decoder that counts lines, keeps a
 //! copy of the record being read (for dead letters) and stops any single parse step that grows
 //! past the size limit (an unclosed comment, CDATA section or attribute quote).
 
-use std::io::{self, BufRead, Chain, Cursor, Read};
+use std::io::{self, BufRead, Cursor, Read};
 
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
 
-use crate::format::charset::DecodingReader;
+use crate::format::charset::{self, DETECT_BYTES, DecodingReader, Prefixed};
 
 /// Bytes read ahead to find a BOM or the XML declaration.
 const SNIFF: usize = 1024;
 
-/// The source with its first bytes read ahead and put back in front.
-pub(super) type Sniffed<R> = Chain<Cursor<Vec<u8>>, R>;
-
 /// Reads the first bytes of `reader` and picks its encoding: a BOM (applied by the charset
-/// decoder), else `configured`, else the XML declaration's `encoding`, else UTF-8. An unknown
-/// label in the declaration is an error naming it.
+/// decoder), else `configured`, else the XML declaration's `encoding`, else a guess from the
+/// first bytes when `detect`, else UTF-8. An unknown label in the declaration is an error naming
+/// it.
 pub(super) fn sniff<R: Read>(
     mut reader: R,
     configured: Option<&'static Encoding>,
-) -> io::Result<(Sniffed<R>, Result<&'static Encoding, String>)> {
-    let mut head = vec![0; SNIFF];
+    detect: bool,
+) -> io::Result<(Prefixed<R>, Result<&'static Encoding, String>)> {
+    let size = if detect { DETECT_BYTES } else { SNIFF };
+    let mut head = vec![0; size];
     let mut len = 0;
-    while len < SNIFF {
+    while len < size {
         match reader.read(&mut head[len..]) {
             Ok(0) => break,
             Ok(n) => len += n,
@@ -33,30 +33,38 @@ pub(super) fn sniff<R: Read>(
         }
     }
     head.truncate(len);
-    let encoding = choose(&head, configured);
+    let encoding = choose(&head, configured).map(|chosen| match chosen {
+        Some(encoding) => encoding,
+        None if detect => charset::guess(&head, len < size),
+        None => UTF_8,
+    });
     Ok((Cursor::new(head).chain(reader), encoding))
 }
 
-fn choose(head: &[u8], configured: Option<&'static Encoding>) -> Result<&'static Encoding, String> {
+/// The encoding `head` or `configured` settle on; `None` when neither names one.
+fn choose(
+    head: &[u8],
+    configured: Option<&'static Encoding>,
+) -> Result<Option<&'static Encoding>, String> {
     if Encoding::for_bom(head).is_some() {
-        return Ok(configured.unwrap_or(UTF_8));
+        return Ok(Some(configured.unwrap_or(UTF_8)));
     }
     if let Some(encoding) = configured {
-        return Ok(encoding);
+        return Ok(Some(encoding));
     }
     if head.starts_with(&[0x3C, 0, 0x3F, 0]) {
-        return Ok(UTF_16LE);
+        return Ok(Some(UTF_16LE));
     }
     if head.starts_with(&[0, 0x3C, 0, 0x3F]) {
-        return Ok(UTF_16BE);
+        return Ok(Some(UTF_16BE));
     }
     let Some(label) = declared_label(head) else {
-        return Ok(UTF_8);
+        return Ok(None);
     };
     match Encoding::for_label(label.as_bytes()) {
         // A declaration readable as ASCII cannot be in UTF-16: the bytes are 8-bit.
-        Some(e) if !e.is_ascii_compatible() => Ok(UTF_8),
-        Some(e) if e != encoding_rs::REPLACEMENT => Ok(e),
+        Some(e) if !e.is_ascii_compatible() => Ok(Some(UTF_8)),
+        Some(e) if e != encoding_rs::REPLACEMENT => Ok(Some(e)),
         _ => Err(format!(
             "the XML declaration names the encoding \"{label}\", which is unknown; set \
              `encoding` under [format] to the file's real encoding (e.g. \"gbk\", \
@@ -95,11 +103,11 @@ pub(super) struct Tracked<R> {
 }
 
 impl<R: Read> Tracked<R> {
-    /// Decodes `inner` from `encoding` (a BOM overrides it); one parse step and one capture may
-    /// not exceed `limit` bytes.
-    pub fn new(inner: R, encoding: &'static Encoding, limit: usize) -> Self {
+    /// Reads the text `inner` decodes; one parse step and one capture may not exceed `limit`
+    /// bytes.
+    pub fn new(inner: DecodingReader<R>, limit: usize) -> Self {
         Self {
-            inner: DecodingReader::new(inner, encoding),
+            inner,
             consumed: 0,
             newlines: 0,
             step_start: 0,
@@ -219,7 +227,7 @@ mod tests {
     use encoding_rs::{GBK, WINDOWS_1252};
 
     fn pick(head: &[u8], configured: Option<&'static Encoding>) -> Result<&'static str, String> {
-        choose(head, configured).map(Encoding::name)
+        choose(head, configured).map(|chosen| chosen.unwrap_or(UTF_8).name())
     }
 
     #[test]
@@ -245,7 +253,7 @@ mod tests {
     #[test]
     fn the_sniffed_bytes_are_read_again() {
         let source = b"<?xml encoding=\"gbk\"?><a>\xC4\xE3</a>";
-        let (mut reader, encoding) = sniff(&source[..], None).unwrap();
+        let (mut reader, encoding) = sniff(&source[..], None, false).unwrap();
         assert_eq!(encoding, Ok(GBK));
         let mut all = Vec::new();
         reader.read_to_end(&mut all).unwrap();
@@ -254,7 +262,7 @@ mod tests {
 
     #[test]
     fn tracked_counts_lines_captures_and_stops_long_steps() {
-        let mut t = Tracked::new(&b"ab\ncd\nef"[..], UTF_8, 4);
+        let mut t = Tracked::new(DecodingReader::new(&b"ab\ncd\nef"[..], UTF_8), 4);
         t.begin_step();
         let mut out = [0; 3];
         t.read_exact(&mut out).unwrap();

@@ -24,10 +24,11 @@ use toml::de::DeValue;
 
 use super::DecodeError;
 use super::record::Record;
-use crate::config::connector_file::encoding_at;
+use crate::config::connector_file::{charset, named_encoding};
 use crate::config::diagnostic::keep;
 use crate::config::toml_de::Source;
 use crate::config::{Diagnostic, Diagnostics};
+use crate::format::charset::Charset;
 
 /// Default `max_record_bytes`.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 16 << 20;
@@ -48,6 +49,7 @@ pub struct XmlSpec {
     pub namespaces: Namespaces,
     /// The `encoding` key: overrides the XML declaration; a BOM overrides it.
     pub encoding: Option<&'static encoding_rs::Encoding>,
+    pub charset: Charset,
     /// Largest record (or context element, or single token) in decoded bytes.
     pub max_record_bytes: usize,
 }
@@ -62,6 +64,7 @@ struct XmlFormatFile {
     #[serde(default)]
     namespaces: BTreeMap<String, Spanned<String>>,
     encoding: Option<Spanned<String>>,
+    invalid_bytes: Option<Spanned<String>>,
     max_record_bytes: Option<Spanned<i64>>,
 }
 
@@ -84,17 +87,17 @@ pub fn parse_spec(
         }
     };
     let context = contexts(src, &file.context, &namespaces, record.as_ref(), &mut found);
-    let encoding = file
-        .encoding
-        .as_ref()
-        .and_then(|label| keep(&mut found, encoding_at(src, label)));
+    let encoding = keep(&mut found, named_encoding(src, file.encoding.as_ref())).flatten();
+    let charset = charset(src, file.encoding.as_ref(), file.invalid_bytes);
+    let charset = keep(&mut found, charset);
     let max_record_bytes = keep(&mut found, max_record_bytes(src, file.max_record_bytes));
-    match (record, max_record_bytes) {
-        (Some(record), Some(max_record_bytes)) if found.is_empty() => Ok(XmlSpec {
+    match (record, charset, max_record_bytes) {
+        (Some(record), Some(charset), Some(max_record_bytes)) if found.is_empty() => Ok(XmlSpec {
             record,
             context,
             namespaces,
             encoding,
+            charset,
             max_record_bytes,
         }),
         _ => Err(found),

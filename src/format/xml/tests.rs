@@ -1,5 +1,6 @@
 use super::*;
 use crate::format::record::{Body, RecordError};
+use encoding_rs::GBK;
 use serde_json::{Value, json};
 use std::path::Path;
 use toml::de::DeTable;
@@ -381,4 +382,43 @@ fn mixed_content_keeps_its_text_without_the_indentation() {
         b"<R><L>\n   left <b>x</b> right\n</L></R>",
     );
     assert_eq!(tree(&items[0]), &json!({"b": "x", "#text": "left  right"}));
+}
+
+#[test]
+fn detect_guesses_without_a_declaration_and_a_declaration_wins() {
+    let text = "<门店列表><门店 编号=\"0101\">上海浦东世纪大道店</门店><门店 编号=\"0102\">\
+                北京朝阳区望京店</门店><门店 编号=\"0103\">广州天河区体育西路店</门店></门店列表>";
+    let detecting = spec("record = \"/门店列表/门店\"\nencoding = \"detect\"");
+    assert!(detecting.charset.detect && detecting.encoding.is_none());
+    let gbk = GBK.encode(text).0.into_owned();
+    let items = decode(&detecting, &gbk);
+    assert_eq!(items.len(), 3, "{items:?}");
+    assert_eq!(tree(&items[0])["#text"], "上海浦东世纪大道店");
+    let mut declared = b"<?xml version=\"1.0\" encoding=\"windows-1252\"?>".to_vec();
+    declared.extend_from_slice(&gbk);
+    let items = decode(&detecting, &declared);
+    assert!(
+        matches!(&items[0], Err(DecodeError::Input { reason, .. }) if reason.contains("the root element is")),
+        "read as the declared windows-1252: {items:?}"
+    );
+}
+
+#[test]
+fn invalid_bytes_replace_keeps_the_record() {
+    let input = b"<R><L>caf\xE9</L><L>ok</L></R>";
+    let strict = decode(&spec("record = \"/R/L\""), input);
+    assert!(
+        record_error(&strict[0]).reason.contains("byte offset 9"),
+        "{strict:?}"
+    );
+    let replacing = spec("record = \"/R/L\"\ninvalid_bytes = \"replace\"");
+    let items = decode(&replacing, input);
+    assert_eq!(tree(&items[0])["#text"], "caf\u{FFFD}");
+    assert_eq!(tree(&items[1])["#text"], "ok");
+    let err =
+        spec_of("[format]\ntype = \"xml\"\nrecord = \"/R\"\ninvalid_bytes = \"drop\"").unwrap_err();
+    assert!(
+        err.contains("invalid_bytes must be \"error\"") && err.contains(":4:"),
+        "{err}"
+    );
 }

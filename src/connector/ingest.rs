@@ -1,13 +1,16 @@
-//! Processing one complete file: decode it on a blocking thread, map each record, publish each
-//! event (or dead-letter each bad record), and wait until every one is settled before the file may
-//! be finished.
+//! Ingesting one input — a complete file, or the body of a message, a webhook or a page — the same
+//! way for every connector: decode it on a blocking thread, map each record, publish each event
+//! (or dead-letter each bad record), and wait until every one is settled before the source may
+//! acknowledge the input (move the file, ack the message, answer 2xx, save the cursor).
 
-use super::finish::Tally;
+use super::file_drop::Tally;
 use crate::canonical::Event;
 use crate::canonical::event::EventTime;
 use crate::canonical::schema::Schema;
-use crate::config::connector::FormatSpec;
+use crate::config::connector::{ConnectorSpec, FormatSpec};
 use crate::connector::emit::Emitter;
+use crate::connector::meta::Meta;
+use crate::connector::status::StatusHandle;
 use crate::delivery::ack::AckToken;
 use crate::delivery::ack::{Batch, BatchOutcome, Settlement};
 use crate::delivery::dead_letter::{DeadLetter, Stage};
@@ -18,6 +21,7 @@ use crate::mapping::{FailStage, Failure, Mapper, Mapping, Outcome, Unit};
 use crate::route::{Outgoing, Publisher};
 use crate::state::ledger::{self, FileKey};
 use crate::state::{Store, dead_letters, dedupe};
+use bytes::Bytes;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -30,9 +34,10 @@ const CHUNK: usize = 256;
 /// Chunks buffered between the decoding thread and the mapper.
 const CHUNKS_IN_FLIGHT: usize = 4;
 
-/// Why a file could not be taken this time.
+/// Why an input could not be taken this time. `file` names the input: a file's path, or a
+/// message's name.
 #[derive(Debug, thiserror::Error)]
-pub enum FileError {
+pub enum IngestError {
     /// Opening or reading the file failed; it stays and is retried once it changes.
     #[error("cannot read {file}: {reason}")]
     Read { file: String, reason: String },
@@ -58,8 +63,50 @@ pub enum FileError {
     Store(String),
 }
 
-/// The parts of a connector that processing a file needs.
-pub struct FileJob<'a> {
+/// A running connector's parts that every source hands its inputs to.
+pub struct Pipeline {
+    pub spec: Arc<ConnectorSpec>,
+    pub mapping: Arc<Mapping>,
+    /// The schema every event is checked against.
+    pub schema: Arc<Schema>,
+    pub emitter: Emitter,
+    pub publisher: Publisher,
+    pub store: Store,
+    /// Whether events are checked against the dedupe window.
+    pub dedupe: bool,
+    /// Where the connector reports its state.
+    pub status: StatusHandle,
+}
+
+impl Pipeline {
+    /// Ingests through this pipeline until `cancel` fires.
+    pub fn ingest<'a>(&'a self, cancel: &'a CancellationToken) -> Ingest<'a> {
+        Ingest {
+            format: &self.spec.format,
+            mapping: &self.mapping,
+            schema: Some(&self.schema),
+            emitter: &self.emitter,
+            publisher: &self.publisher,
+            store: &self.store,
+            dedupe: self.dedupe,
+            failures: Failures::DeadLetter,
+            cancel,
+        }
+    }
+}
+
+/// Where the records of an input that fail to decode or map go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failures {
+    /// Each is dead-lettered by Omnibus (index and dead-letter exchange).
+    DeadLetter,
+    /// Each is only counted in the tally: the source hands the whole input back to its own
+    /// system (an AMQP reject to the legacy queue's dead-letter exchange).
+    HandBack,
+}
+
+/// The parts of a connector that ingesting an input needs.
+pub struct Ingest<'a> {
     pub format: &'a FormatSpec,
     pub mapping: &'a Mapping,
     /// The schema every event is checked against.
@@ -69,8 +116,7 @@ pub struct FileJob<'a> {
     pub store: &'a Store,
     /// Check each event against the dedupe window before publishing it.
     pub dedupe: bool,
-    /// Bytes a compressed file (or zip entry) may inflate to.
-    pub max_inflated: u64,
+    pub failures: Failures,
     pub cancel: &'a CancellationToken,
 }
 
@@ -93,32 +139,96 @@ enum Prepared {
     },
 }
 
-/// The state of one file's run.
+/// The state of one input's run.
 struct Run<'j> {
-    key: &'j FileKey,
+    /// Where a file's progress is saved; `None` for a message, taken whole or not at all.
+    key: Option<&'j FileKey>,
     batch: Batch,
     tally: Tally,
     time: EventTime,
     last_checkpoint: Instant,
 }
 
-impl FileJob<'_> {
+impl Ingest<'_> {
     /// Publishes every record of `path` after the first `resume` items (settled by an earlier
     /// run); returns the tally once all are settled. Progress is saved in the ledger under `key`
-    /// as it goes, so a run cut short resumes where it got to.
-    pub async fn run(&self, path: &Path, key: &FileKey, resume: u64) -> Result<Tally, FileError> {
+    /// as it goes, so a run cut short resumes where it got to. A compressed file (or zip entry)
+    /// may inflate to `max_inflated` bytes.
+    pub async fn run(
+        &self,
+        path: &Path,
+        key: &FileKey,
+        resume: u64,
+        max_inflated: u64,
+    ) -> Result<Tally, IngestError> {
         let name: Arc<str> = path.display().to_string().into();
-        let file = std::fs::File::open(path).map_err(|e| FileError::Read {
+        let file = std::fs::File::open(path).map_err(|e| IngestError::Read {
             file: name.to_string(),
             reason: e.to_string(),
         })?;
-        let mut rx = spawn_decoder(
-            self.format.clone(),
-            file,
-            self.emitter.connector(),
-            &name,
-            self.max_inflated,
-        );
+        let source = Source::File(file, max_inflated);
+        self.ingest(source, name, Some(key), resume).await
+    }
+
+    /// Publishes every record of a message's `body`, named `name` in origins and dead letters,
+    /// with the message's attributes attached to each record (`_meta`); returns the tally once
+    /// all are settled. A body that does not decode as a whole (the format's fatal errors) is
+    /// dead-lettered whole, raw, at the decode stage.
+    pub async fn message(
+        &self,
+        name: Arc<str>,
+        body: impl Into<Bytes>,
+        meta: Meta,
+    ) -> Result<Tally, IngestError> {
+        let body = body.into();
+        let source = Source::Body(body.clone(), meta);
+        let tally = self.ingest(source, Arc::clone(&name), None, 0).await?;
+        let Some(reason) = tally.refused.clone() else {
+            return Ok(tally);
+        };
+        let letter = DeadLetter {
+            raw: body.to_vec(),
+            decoded: None,
+            origin: Origin {
+                connector: Arc::clone(self.emitter.connector()),
+                file: name,
+                line: 0,
+                offset: 0,
+                locator: None,
+            },
+            stage: Stage::Decode,
+            reason,
+        };
+        self.whole(letter, tally).await
+    }
+
+    /// Dead-letters a message refused as a whole and waits for the letter to be settled.
+    async fn whole(&self, letter: DeadLetter, tally: Tally) -> Result<Tally, IngestError> {
+        let mut run = Run {
+            key: None,
+            batch: Batch::resuming(0),
+            tally,
+            time: EventTime::now(),
+            last_checkpoint: Instant::now(),
+        };
+        let token = run.batch.token();
+        let name = letter.origin.file.to_string();
+        self.dead_letter(letter, token, &mut run).await?;
+        match run.batch.seal().await {
+            BatchOutcome::Settled { .. } => Ok(run.tally),
+            BatchOutcome::Abandoned { done } => Err(IngestError::Unsettled { file: name, done }),
+        }
+    }
+
+    /// Publishes the records of `source` after the first `resume` items.
+    async fn ingest(
+        &self,
+        source: Source,
+        name: Arc<str>,
+        key: Option<&FileKey>,
+        resume: u64,
+    ) -> Result<Tally, IngestError> {
+        let mut rx = spawn_decoder(self.format.clone(), source, self.emitter.connector(), &name);
         let mut run = Run {
             key,
             batch: Batch::resuming(resume),
@@ -160,8 +270,8 @@ impl FileJob<'_> {
         } = run;
         let outcome = batch.seal().await;
         match failure {
-            None | Some(FileError::Stopped) => {}
-            Some(FileError::Unusable { line, reason, .. }) => {
+            None | Some(IngestError::Stopped) => {}
+            Some(IngestError::Unusable { line, reason, .. }) => {
                 let origin = Origin {
                     connector: Arc::clone(self.emitter.connector()),
                     file: name,
@@ -178,15 +288,17 @@ impl FileJob<'_> {
             BatchOutcome::Settled { .. } if !self.cancel.is_cancelled() => return Ok(tally),
             BatchOutcome::Settled { done, .. } | BatchOutcome::Abandoned { done } => done,
         };
-        self.save_progress(key, done).await;
-        Err(FileError::Unsettled {
+        if let Some(key) = key {
+            self.save_progress(key, done).await;
+        }
+        Err(IngestError::Unsettled {
             file: name.to_string(),
             done,
         })
     }
 
     /// Drops what the dedupe window has already seen among `units` and publishes the rest.
-    async fn publish_units(&self, units: Vec<Unit>, run: &mut Run<'_>) -> Result<(), FileError> {
+    async fn publish_units(&self, units: Vec<Unit>, run: &mut Run<'_>) -> Result<(), IngestError> {
         let prepared: Vec<Prepared> = units
             .into_iter()
             .map(|unit| self.prepare(unit, &run.time))
@@ -222,7 +334,7 @@ impl FileJob<'_> {
         events: Vec<Event>,
         seen: &HashSet<dedupe::Id>,
         run: &mut Run<'_>,
-    ) -> Result<(), FileError> {
+    ) -> Result<(), IngestError> {
         let before = events.len();
         let fresh: Vec<Event> = events
             .into_iter()
@@ -261,7 +373,7 @@ impl FileJob<'_> {
     }
 
     /// The ids among `prepared` that the dedupe window holds.
-    async fn seen(&self, prepared: &[Prepared]) -> Result<HashSet<dedupe::Id>, FileError> {
+    async fn seen(&self, prepared: &[Prepared]) -> Result<HashSet<dedupe::Id>, IngestError> {
         if !self.dedupe {
             return Ok(HashSet::new());
         }
@@ -278,7 +390,7 @@ impl FileJob<'_> {
         self.store
             .read(move |conn| dedupe::seen(conn, &ids))
             .await
-            .map_err(|e| FileError::Store(e.to_string()))
+            .map_err(|e| IngestError::Store(e.to_string()))
     }
 
     async fn event(
@@ -286,7 +398,7 @@ impl FileJob<'_> {
         event: Event,
         token: AckToken,
         run: &mut Run<'_>,
-    ) -> Result<(), FileError> {
+    ) -> Result<(), IngestError> {
         let origin = event.origin.clone();
         match self.emitter.encode(event) {
             Ok(encoded) => {
@@ -314,9 +426,14 @@ impl FileJob<'_> {
         letter: DeadLetter,
         token: AckToken,
         run: &mut Run<'_>,
-    ) -> Result<(), FileError> {
-        tracing::warn!(connector = %letter.origin.connector, file = %letter.origin.file, line = letter.origin.line, stage = %letter.stage, reason = %letter.reason, "record dead-lettered");
+    ) -> Result<(), IngestError> {
         run.tally.failure(&letter.origin, &letter.reason);
+        if self.failures == Failures::HandBack {
+            tracing::warn!(connector = %letter.origin.connector, file = %letter.origin.file, line = letter.origin.line, stage = %letter.stage, reason = %letter.reason, "record failed; its input goes back to its system");
+            token.settle(Settlement::DeadLettered);
+            return Ok(());
+        }
+        tracing::warn!(connector = %letter.origin.connector, file = %letter.origin.file, line = letter.origin.line, stage = %letter.stage, reason = %letter.reason, "record dead-lettered");
         let stored = token.also();
         let row = letter.to_stored(Some((self.mapping.name(), self.mapping.version())));
         self.store
@@ -329,16 +446,16 @@ impl FileJob<'_> {
                 },
             )
             .await
-            .map_err(|e| FileError::Store(e.to_string()))?;
+            .map_err(|e| IngestError::Store(e.to_string()))?;
         self.publish(self.emitter.dead_letter(&letter, token)).await
     }
 
     /// Hands a message to the publisher; gives up when the hub stops (the message's token is
     /// dropped, so the file is not acknowledged past it).
-    async fn publish(&self, msg: Outgoing) -> Result<(), FileError> {
+    async fn publish(&self, msg: Outgoing) -> Result<(), IngestError> {
         tokio::select! {
-            sent = self.publisher.publish(msg) => sent.map_err(|_| FileError::Stopped),
-            () = self.cancel.cancelled() => Err(FileError::Stopped),
+            sent = self.publisher.publish(msg) => sent.map_err(|_| IngestError::Stopped),
+            () = self.cancel.cancelled() => Err(IngestError::Stopped),
         }
     }
 
@@ -348,7 +465,10 @@ impl FileJob<'_> {
             return;
         }
         run.last_checkpoint = Instant::now();
-        let (key, done) = (run.key.clone(), run.batch.done());
+        let Some(key) = run.key.cloned() else {
+            return;
+        };
+        let done = run.batch.done();
         let _ = self
             .store
             .submit(move |conn| ledger::checkpoint(conn, &key, done), |_| {})
@@ -392,7 +512,7 @@ fn map_chunk(
     name: &Arc<str>,
     mapper: &mut Mapper<'_>,
     units: &mut Vec<Unit>,
-) -> Option<FileError> {
+) -> Option<IngestError> {
     for item in items {
         let (item, line): (Result<Record, RecordError>, u64) = match item {
             Ok(record) => {
@@ -408,28 +528,28 @@ fn map_chunk(
                 | DecodeError::Oversized { line, .. }
                 | DecodeError::Input { line, .. }),
             ) => {
-                return Some(FileError::Unusable {
+                return Some(IngestError::Unusable {
                     file: name.to_string(),
                     line,
                     reason: e.to_string(),
                 });
             }
             Err(DecodeError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
-                return Some(FileError::Unusable {
+                return Some(IngestError::Unusable {
                     file: name.to_string(),
                     line: 0,
                     reason: e.to_string(),
                 });
             }
             Err(e) => {
-                return Some(FileError::Read {
+                return Some(IngestError::Read {
                     file: name.to_string(),
                     reason: e.to_string(),
                 });
             }
         };
         if let Err(e) = mapper.push(item, units) {
-            return Some(FileError::Unusable {
+            return Some(IngestError::Unusable {
                 file: name.to_string(),
                 line,
                 reason: e.to_string(),
@@ -441,15 +561,23 @@ fn map_chunk(
 
 type Chunk = Vec<Result<Record, DecodeError>>;
 
+/// What an input's bytes come from.
+enum Source {
+    /// A file, whose compressed content may inflate to this many bytes per input.
+    File(std::fs::File, u64),
+    /// A message body, decoded as it is (shared with the caller, which keeps it for a dead
+    /// letter of the whole body), and the attributes its records get.
+    Body(Bytes, Meta),
+}
+
 /// Decodes on a blocking thread, sending records in chunks; stops when the receiver goes away. A
 /// compressed file is inflated (at most `max_inflated` bytes per input); each entry of a zip
 /// archive is decoded in turn, its records named `archive.zip!entry`.
 fn spawn_decoder(
     format: FormatSpec,
-    file: std::fs::File,
+    source: Source,
     connector: &Arc<str>,
     name: &Arc<str>,
-    max_inflated: u64,
 ) -> mpsc::Receiver<Chunk> {
     let (tx, rx) = mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
     let (connector, name) = (Arc::clone(connector), Arc::clone(name));
@@ -458,14 +586,28 @@ fn spawn_decoder(
             tx,
             chunk: Vec::with_capacity(CHUNK),
         };
-        format::decode_file(
-            &format,
-            file,
-            &name,
-            &connector,
-            max_inflated,
-            &mut |_, item| chunks.push(item),
-        );
+        match source {
+            Source::File(file, max_inflated) => format::decode_file(
+                &format,
+                file,
+                &name,
+                &connector,
+                max_inflated,
+                &mut |_, item| chunks.push(item),
+            ),
+            Source::Body(body, meta) => {
+                let records = format::decode(&format, &body[..], connector, Arc::clone(&name));
+                let mut attacher = meta.attacher();
+                for mut item in records {
+                    if let Ok(record) = &mut item {
+                        attacher.attach(record);
+                    }
+                    if !chunks.push(item) {
+                        break;
+                    }
+                }
+            }
+        }
         chunks.flush();
     });
     rx
