@@ -11,6 +11,7 @@ pub use scan::Scanner;
 
 use crate::config::connector::{FileSourceSpec, OnDuplicate};
 use crate::connector::ingest::{Ingest, IngestError, Pipeline};
+use crate::connector::status::Phase;
 use crate::state::ledger::{self, FileKey, Seen};
 use notify::{RecursiveMode, Watcher};
 use std::path::Path;
@@ -32,6 +33,7 @@ impl FileDrop {
         let (_watcher, mut changed) = watch(&self.source.path, &id);
         let job = self.pipeline.ingest(&cancel);
         tracing::info!(connector = %id, dir = %self.source.path.display(), glob = %self.source.glob, "watching folder");
+        self.pipeline.status.phase(Phase::Connected);
         while !cancel.is_cancelled() {
             let scan = scanner.scan(&id);
             for path in scan.ready {
@@ -81,11 +83,13 @@ impl FileDrop {
 
             Err(e @ IngestError::Read { .. }) => {
                 tracing::error!(connector = %id, error = %e, "file left in place; retried once it changes");
+                self.pipeline.status.error(&e.to_string());
                 scanner.mark_failed(path);
                 return;
             }
             Err(e @ IngestError::Store(_)) => {
                 tracing::error!(connector = %id, %file, error = %e, "STATE STORE FAILING: file left in place and not acknowledged; retried on the next scan");
+                self.pipeline.status.error(&e.to_string());
                 return;
             }
             Err(e) => {
@@ -95,6 +99,7 @@ impl FileDrop {
         };
         if let Some(reason) = &tally.refused {
             tracing::error!(connector = %id, %file, %reason, published = tally.published, "file does not fit the connector; moving it to error/ with a report");
+            self.pipeline.status.error(&format!("{file}: {reason}"));
         }
         let rows = resume + tally.rows();
         let (published, failed, refused) = (tally.published, tally.failed, tally.refused.is_some());
@@ -183,6 +188,7 @@ impl FileDrop {
         match finish::finish(path, marker.as_deref(), self.source.after, tally) {
             Ok(finished) => {
                 scanner.taken(path);
+                self.pipeline.status.success();
                 tracing::info!(connector = %id, %file, published = tally.published, failed = tally.failed, filtered = tally.filtered, duplicates = tally.duplicates, to = ?finished, "file done");
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
