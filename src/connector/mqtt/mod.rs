@@ -283,8 +283,10 @@ impl Connection {
         tracing::info!(connector = %self.connector, broker = %self.url, session_present = ack.session_present, "connected");
     }
 
-    /// Reports the filters the broker refused.
+    /// Logs the subscription and reports the filters the broker refused.
     fn subscribed(&self, ack: &SubAck) {
+        let topics: Vec<&str> = self.filters.iter().map(|f| f.path.as_str()).collect();
+        tracing::info!(connector = %self.connector, broker = %self.url, topics = ?topics, "subscribed");
         for (filter, code) in self.filters.iter().zip(&ack.return_codes) {
             if *code == SubscribeReasonCode::Failure {
                 let message = format!(
