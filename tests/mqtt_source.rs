@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::proxy;
 use common::{BROKER, Broker, Deployment, unique, with_broker};
 use futures_util::FutureExt;
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
@@ -116,12 +117,12 @@ async fn redelivered(client_id: &str, forget: bool) -> Vec<String> {
     payloads
 }
 
-fn connector(d: &Deployment, session: &Session) {
+fn connector(d: &Deployment, session: &Session, port: u16) {
     std::fs::write(
         d.dir.path().join("connectors/beacons.toml"),
         format!(
             "system = \"lbs\"\nmapping = \"checkin\"\n[source]\ntype = \"mqtt\"\n\
-             url = \"mqtt://beacon:${{MQTT_PASSWORD}}@127.0.0.1:1883\"\n\
+             url = \"mqtt://beacon:${{MQTT_PASSWORD}}@127.0.0.1:{port}\"\n\
              topics = [\"{}/+/checkin\"]\nclient_id = \"{}\"\nmax_in_flight = 4\n\
              [format]\ntype = \"json\"\n",
             session.root, session.client_id
@@ -158,7 +159,7 @@ async fn wildcard_checkins_become_events_with_their_topic_and_a_bad_one_a_dead_l
         let d = Deployment::new("mqttsrc");
         broker.owns(&d);
         d.mapping("checkin", CHECKIN);
-        connector(&d, &session);
+        connector(&d, &session, 1883);
         let events = broker.bound_queue(&d.exchange, "test.mqtt.#").await;
         let hub = d.start_with_env(Some(BROKER), &[("MQTT_PASSWORD", PASSWORD)]);
         subscribed(&hub).await;
@@ -217,7 +218,7 @@ async fn messages_published_while_the_hub_is_down_arrive_once_it_returns() {
         let d = Deployment::new("mqttsession");
         broker.owns(&d);
         d.mapping("checkin", CHECKIN);
-        connector(&d, &session);
+        connector(&d, &session, 1883);
         let events = broker.bound_queue(&d.exchange, "test.mqtt.#").await;
         let env = [("MQTT_PASSWORD", PASSWORD)];
         let topic = format!("{}/S001/checkin", session.root);
@@ -253,6 +254,38 @@ async fn messages_published_while_the_hub_is_down_arrive_once_it_returns() {
             redelivered(&session.client_id, false).await,
             Vec::<String>::new()
         );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connector_reconnects_after_the_connection_is_cut() {
+    with_session(|mut broker, session| async move {
+        let d = Deployment::new("mqttcut");
+        broker.owns(&d);
+        d.mapping("checkin", CHECKIN);
+        let port = proxy::free_port();
+        let cut = proxy::start(port, 1883).await;
+        connector(&d, &session, port);
+        let events = broker.bound_queue(&d.exchange, "test.mqtt.#").await;
+        let hub = d.start_with_env(Some(BROKER), &[("MQTT_PASSWORD", PASSWORD)]);
+        subscribed(&hub).await;
+        let topic = format!("{}/S009/checkin", session.root);
+
+        cut.abort();
+        publish(&[(topic.clone(), r#"{"visit": "V1"}"#)]).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let _proxy = proxy::start(port, 1883).await;
+        let got = broker.take(&events, 1, WAIT).await;
+        assert_eq!(visits(&got), ["V1"], "hub log:\n{}", hub.log_text());
+        publish(&[(topic, r#"{"visit": "V2"}"#)]).await;
+        let got = broker.take(&events, 1, WAIT).await;
+        assert_eq!(visits(&got), ["V2"], "hub log:\n{}", hub.log_text());
+        assert!(
+            hub.log_text()
+                .contains("MQTT source disconnected; reconnecting")
+        );
+        assert!(hub.stop().success());
     })
     .await;
 }
