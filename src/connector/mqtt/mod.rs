@@ -252,20 +252,34 @@ impl Connection {
                 Ok(Event::Outgoing(Outgoing::Disconnect)) => break,
                 Ok(_) => {}
                 Err(reason) => {
-                    self.link.generation.fetch_add(1, Ordering::AcqRel);
-                    if cancel.is_cancelled() {
+                    if !self.lost(&reason, &mut backoff, &cancel).await {
                         break;
                     }
-                    self.status.backing_off(&reason, backoff);
-                    tracing::warn!(connector = %self.connector, broker = %self.url, error = %reason, retry_in = ?backoff, "MQTT source disconnected; reconnecting");
-                    tokio::select! {
-                        () = cancel.cancelled() => break,
-                        () = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }
+    }
+
+    /// The connection is lost: reports it and waits `backoff` (then doubled) before the next
+    /// attempt; `false` when the connector stops instead.
+    async fn lost(
+        &mut self,
+        reason: &str,
+        backoff: &mut Duration,
+        cancel: &CancellationToken,
+    ) -> bool {
+        self.link.generation.fetch_add(1, Ordering::AcqRel);
+        if cancel.is_cancelled() {
+            return false;
+        }
+        self.status.backing_off(reason, *backoff);
+        tracing::warn!(connector = %self.connector, broker = %self.url, error = %reason, retry_in = ?*backoff, "MQTT source disconnected; reconnecting");
+        tokio::select! {
+            () = cancel.cancelled() => return false,
+            () = tokio::time::sleep(*backoff) => {}
+        }
+        *backoff = (*backoff * 2).min(MAX_BACKOFF);
+        true
     }
 
     /// A new connection: subscribes on the first one (the topics may have changed since the
