@@ -9,6 +9,7 @@ use crate::connector::amqp::AmqpSource;
 use crate::connector::emit::Emitter;
 use crate::connector::file_drop::FileDrop;
 use crate::connector::ingest::Pipeline;
+use crate::connector::mqtt::MqttSource;
 use crate::connector::status::{Phase, Registry};
 use crate::mapping::Mapping;
 use crate::route::Publisher;
@@ -213,6 +214,10 @@ async fn run_connector(
             let source = source.clone();
             AmqpSource { pipeline, source }.run(cancel).await;
             Ok(())
+        }
+        SourceSpec::Mqtt(source) => {
+            let source = source.clone();
+            MqttSource { pipeline, source }.run(cancel).await
         }
     }
 }

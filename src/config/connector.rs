@@ -39,6 +39,7 @@ pub enum ContentMode {
 pub enum SourceSpec {
     File(FileSourceSpec),
     Amqp(crate::connector::amqp::AmqpSourceSpec),
+    Mqtt(crate::connector::mqtt::MqttSourceSpec),
 }
 
 /// `[source] type = "file"`.

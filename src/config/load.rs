@@ -525,12 +525,11 @@ header = true                 # or columns = ["A", "B", ...]
         let text = "system = \"pos\"\nmapping = \"pos_sales\"\n[source]\ntype = \"sql\"\n[format]\ntype = \"xlsx\"\n";
         d.write("connectors/pos.toml", text);
         let file = d.path("connectors/pos.toml").display().to_string();
-        assert_eq!(
-            d.problems(),
-            [format!(
-                "{file}:4:8: source type \"sql\" is not supported yet; supported: file, amqp"
-            )]
-        );
+        let problems = d.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let expected =
+            format!("{file}:4:8: source type \"sql\" is not supported yet; supported: file, amqp");
+        assert!(problems[0].starts_with(&expected), "{problems:?}");
     }
 
     #[test]
