@@ -136,83 +136,55 @@ pub fn parse_spec(
     }
 }
 
-/// Splits `mqtt://[user[:password]@]host[:port]` into its parts.
+/// Splits `mqtt://[user[:password]@]host[:port]` into its parts (with the `url` crate).
 fn broker(url: &str) -> Result<Broker, String> {
     const FORM: &str = "write mqtt://[user:password@]host:port";
-    let Some(rest) = url.strip_prefix("mqtt://") else {
-        if url.starts_with("mqtts://") || url.starts_with("ssl://") {
-            return Err(format!(
-                "url: TLS (mqtts://) is not supported; use plain MQTT on a trusted network: {FORM}"
-            ));
-        }
-        return Err(format!("url must be an MQTT URL: {FORM}"));
+    if url.starts_with("mqtts://") || url.starts_with("ssl://") {
+        return Err(format!(
+            "url: TLS (mqtts://) is not supported; use plain MQTT on a trusted network: {FORM}"
+        ));
+    }
+    let parsed = match url::Url::parse(url) {
+        Ok(parsed) if parsed.scheme() == "mqtt" => parsed,
+        _ => return Err(format!("url must be an MQTT URL: {FORM}")),
     };
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    if rest.contains(['/', '?', '#']) {
+    if !matches!(parsed.path(), "" | "/") || parsed.query().is_some() || parsed.fragment().is_some()
+    {
         return Err(format!("url must not have a path or query: {FORM}"));
     }
-    let (userinfo, address) = match rest.rsplit_once('@') {
-        Some((userinfo, address)) => (Some(userinfo), address),
-        None => (None, rest),
+    let host = match parsed.host() {
+        Some(url::Host::Ipv6(v6)) => v6.to_string(),
+        Some(host) => host.to_string(),
+        None => return Err(format!("url has no valid host: {FORM}")),
     };
-    let (host, port) =
-        host_port(address).ok_or_else(|| format!("url has no valid host: {FORM}"))?;
-    let login = userinfo.map(login).transpose()?;
+    let port = match parsed.port() {
+        Some(0) => return Err(format!("url has no valid port: {FORM}")),
+        port => port.unwrap_or(DEFAULT_PORT),
+    };
+    let login = login(&parsed)?;
     Ok(Broker { host, port, login })
 }
 
-/// `host`, `host:port`, `[v6]` or `[v6]:port`.
-fn host_port(address: &str) -> Option<(String, u16)> {
-    let (host, port) = match address.strip_prefix('[') {
-        Some(v6) => {
-            let (host, after) = v6.split_once(']')?;
-            (host, after.strip_prefix(':'))
-        }
-        None => match address.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (address, None),
-        },
-    };
-    let port = match port {
-        Some(port) => port.parse::<u16>().ok().filter(|p| *p > 0)?,
-        None => DEFAULT_PORT,
-    };
-    (!host.is_empty()).then(|| (host.to_string(), port))
-}
-
-/// `user[:password]`, percent-decoded.
-fn login(userinfo: &str) -> Result<Login, String> {
-    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+/// The URL's user and password, percent-decoded; `None` without a user.
+fn login(url: &url::Url) -> Result<Option<Login>, String> {
     let decode = |part: &str| {
-        percent_decode(part).ok_or_else(|| {
-            "url: the user or password has a bad %-escape (write %40 for @)".to_string()
-        })
+        percent_encoding::percent_decode_str(part)
+            .decode_utf8()
+            .map(|text| text.into_owned())
+            .map_err(|_| "url: the user or password is not UTF-8 once %-decoded".to_string())
     };
-    let user = decode(user)?;
-    if user.is_empty() {
-        return Err("url names a password but no user: write mqtt://user:password@host".into());
-    }
-    Ok(Login {
-        user,
-        password: Secret::new(decode(password)?),
-    })
-}
-
-/// Decodes `%XX` escapes; `None` when one is malformed or the result is not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let mut bytes = Vec::with_capacity(text.len());
-    let mut rest = text.as_bytes();
-    while let Some((&b, tail)) = rest.split_first() {
-        if b == b'%' {
-            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
-            bytes.push(u8::from_str_radix(hex, 16).ok()?);
-            rest = &tail[2..];
-        } else {
-            bytes.push(b);
-            rest = tail;
+    let user = decode(url.username())?;
+    let password = url.password().map(decode).transpose()?;
+    match (user.is_empty(), password) {
+        (true, None) => Ok(None),
+        (true, Some(_)) => {
+            Err("url names a password but no user: write mqtt://user:password@host".into())
         }
+        (false, password) => Ok(Some(Login {
+            user,
+            password: Secret::new(password.unwrap_or_default()),
+        })),
     }
-    String::from_utf8(bytes).ok()
 }
 
 /// The topic filters: at least one, each valid.
@@ -433,7 +405,8 @@ mod tests {
         for (url, expected) in [
             ("amqp://h", "must be an MQTT URL"),
             ("mqtts://h", "TLS (mqtts://) is not supported"),
-            ("mqtt://h:0", "no valid host"),
+            ("mqtt://h:0", "no valid port"),
+            ("mqtt://", "no valid host"),
             ("mqtt://h/x", "must not have a path"),
             ("mqtt://:pw@h", "no user"),
         ] {
