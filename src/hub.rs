@@ -8,6 +8,8 @@ use crate::config::hub::{DeliveryConfig, HubConfig};
 use crate::connector::amqp::AmqpSource;
 use crate::connector::emit::Emitter;
 use crate::connector::file_drop::FileDrop;
+use crate::connector::http_push::HttpPushSource;
+use crate::connector::http_push::listener::{self, ListenError, Routes};
 use crate::connector::ingest::Pipeline;
 use crate::connector::status::{Phase, Registry};
 use crate::mapping::Mapping;
@@ -58,6 +60,8 @@ pub enum HubError {
     /// The schemas folder has problems: no event could be checked.
     #[error("the schemas folder has errors:\n{}", .0.join("\n"))]
     Schemas(Vec<String>),
+    #[error(transparent)]
+    Ingest(#[from] ListenError),
 }
 
 /// What every connector task shares.
@@ -67,6 +71,8 @@ struct Shared {
     store: Store,
     dedupe: bool,
     status: Registry,
+    /// The ingest listener's paths, for `http_push` connectors.
+    routes: Routes,
 }
 
 /// Runs the connectors until `cancel` fires, then waits for them and the publisher to stop.
@@ -81,6 +87,13 @@ pub async fn run(
     let _lock = HubLock::acquire(&hub.state.dir)?;
     let store = Store::open(&hub.state.dir)?;
     tracing::info!(store = %store.path().display(), "state store open");
+    let pushed = connectors
+        .iter()
+        .any(|c| matches!(c.source, SourceSpec::HttpPush(_)));
+    let ingest = match pushed {
+        true => Some(listener::bind(&hub.ingest.listen).await?),
+        false => None,
+    };
     let settings = publisher_settings(hub, Some(store.clone()));
     let (publisher, publisher_task) = Publisher::spawn(settings, cancel.clone());
     let pruning = tokio::spawn(prune_dedupe(
@@ -93,8 +106,16 @@ pub async fn run(
         store: store.clone(),
         dedupe: !hub.delivery.dedupe_window.is_zero(),
         status: Registry::default(),
+        routes: Routes::default(),
     };
     let tracker = TaskTracker::new();
+    if let Some(ingest) = ingest {
+        tracker.spawn(listener::serve(
+            ingest,
+            shared.routes.clone(),
+            cancel.clone(),
+        ));
+    }
     let mut started = 0;
     for spec in connectors {
         match Mapping::load_checked(&hub.paths.mappings, &spec.mapping, &schemas) {
@@ -191,6 +212,7 @@ async fn run_connector(
     cancel: CancellationToken,
 ) -> Result<(), String> {
     let emitter = Emitter::new(&spec, mapping.event_type()).map_err(|e| e.to_string())?;
+    let routes = shared.routes.clone();
     let pipeline = Pipeline {
         spec: Arc::clone(&spec),
         mapping,
@@ -213,6 +235,15 @@ async fn run_connector(
             let source = source.clone();
             AmqpSource { pipeline, source }.run(cancel).await;
             Ok(())
+        }
+        SourceSpec::HttpPush(source) => {
+            let source = source.clone();
+            let push = HttpPushSource {
+                pipeline,
+                source,
+                routes,
+            };
+            push.run(cancel).await
         }
     }
 }

@@ -39,6 +39,7 @@ pub enum ContentMode {
 pub enum SourceSpec {
     File(FileSourceSpec),
     Amqp(crate::connector::amqp::AmqpSourceSpec),
+    HttpPush(crate::connector::http_push::HttpPushSpec),
 }
 
 /// `[source] type = "file"`.
