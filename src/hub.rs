@@ -109,13 +109,6 @@ pub async fn run(
         routes: Routes::default(),
     };
     let tracker = TaskTracker::new();
-    if let Some(ingest) = ingest {
-        tracker.spawn(listener::serve(
-            ingest,
-            shared.routes.clone(),
-            cancel.clone(),
-        ));
-    }
     let mut started = 0;
     for spec in connectors {
         match Mapping::load_checked(&hub.paths.mappings, &spec.mapping, &schemas) {
@@ -133,6 +126,10 @@ pub async fn run(
                 tracing::error!(connector = %spec.id, "connector not started; {problem}");
             }
         }
+    }
+    if let Some(ingest) = ingest.filter(|_| started > 0) {
+        let routes = shared.routes.clone();
+        tracker.spawn(listener::serve(ingest, routes, cancel.clone()));
     }
     tracker.close();
     tracing::info!(connectors = started, "hub running");
