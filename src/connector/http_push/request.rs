@@ -16,11 +16,14 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Seconds a saturated connector asks the sender to wait.
 const RETRY_BUSY: &str = "1";
 /// Seconds a sender waits when its events could not be settled (the hub is stopping).
 const RETRY_UNSETTLED: &str = "5";
+/// Longest a sender may take to send its body; a slower one is answered 408 and frees its slot.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest idempotency key used in a message name; a longer one is replaced by the body's hash.
 const MAX_KEY_LEN: usize = 200;
 
@@ -29,6 +32,7 @@ enum Refusal {
     NotPost,
     Busy,
     TooLarge(usize),
+    TooSlow,
     Unreadable(String),
     Auth(AuthError),
     Unsupported(String),
@@ -58,7 +62,10 @@ impl Endpoint {
         }
         let _slot = self.slots.try_acquire().map_err(|_| Refusal::Busy)?;
         let (parts, body) = request.into_parts();
-        let body = read_limited(&parts.headers, body, self.source.max_body).await?;
+        let body = read_limited(&parts.headers, body, self.source.max_body);
+        let body = tokio::time::timeout(BODY_TIMEOUT, body)
+            .await
+            .map_err(|_| Refusal::TooSlow)??;
         if let Err(e) = self.source.auth.check(&parts.headers, &body) {
             tracing::warn!(connector = %self.pipeline.spec.id, path = %self.source.path, reason = %e, "webhook refused");
             return Err(Refusal::Auth(e));
@@ -149,6 +156,7 @@ impl Refusal {
             Refusal::NotPost => "a request that is not a POST".into(),
             Refusal::Busy => "saturated: max_in_flight requests in flight".into(),
             Refusal::TooLarge(max) => format!("a body over max_body ({max} bytes)"),
+            Refusal::TooSlow => format!("a body not sent within {}s", BODY_TIMEOUT.as_secs()),
             Refusal::Unreadable(e) => format!("an unreadable body: {e}"),
             Refusal::Auth(e) => format!("refused: {e}"),
             Refusal::Unsupported(e) => e.clone(),
@@ -173,6 +181,7 @@ impl IntoResponse for Refusal {
                 let body = json!({"error": "the body is too large", "max_body": max});
                 (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
             }
+            Refusal::TooSlow => error(StatusCode::REQUEST_TIMEOUT, &reason),
             Refusal::Unreadable(_) => error(StatusCode::BAD_REQUEST, &reason),
             Refusal::Auth(e @ AuthError::Missing(_)) => {
                 error(StatusCode::UNAUTHORIZED, &e.to_string())
