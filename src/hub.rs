@@ -1,7 +1,7 @@
 //! The hub: takes the state dir's lock, opens the state store, starts the publisher, the ingest
 //! listener (when an `http_push` connector runs) and one supervised task per connector, keeps a
-//! failing connector
-//! from stopping the others (it is restarted with backoff), and stops everything on cancellation.
+//! failing connector from stopping the others (it is restarted with backoff), and stops everything
+//! on cancellation.
 
 use crate::canonical::schema::{Schema, Schemas};
 use crate::config::connector::{ConnectorSpec, SourceSpec};
