@@ -1,6 +1,7 @@
-//! The hub: takes the state dir's lock, opens the state store, starts the publisher and one
-//! supervised task per connector, keeps a failing connector
-//! from stopping the others (it is restarted with backoff), and stops everything on cancellation.
+//! The hub: takes the state dir's lock, opens the state store, starts the publisher, the ingest
+//! listener (when an `http_push` connector runs) and one supervised task per connector, keeps a
+//! failing connector from stopping the others (it is restarted with backoff), and stops everything
+//! on cancellation.
 
 use crate::canonical::schema::{Schema, Schemas};
 use crate::config::connector::{ConnectorSpec, SourceSpec};
@@ -8,6 +9,8 @@ use crate::config::hub::{DeliveryConfig, HubConfig};
 use crate::connector::amqp::AmqpSource;
 use crate::connector::emit::Emitter;
 use crate::connector::file_drop::FileDrop;
+use crate::connector::http_push::HttpPushSource;
+use crate::connector::http_push::listener::{self, ListenError, Routes};
 use crate::connector::ingest::Pipeline;
 use crate::connector::mqtt::MqttSource;
 use crate::connector::status::{Phase, Registry};
@@ -59,6 +62,8 @@ pub enum HubError {
     /// The schemas folder has problems: no event could be checked.
     #[error("the schemas folder has errors:\n{}", .0.join("\n"))]
     Schemas(Vec<String>),
+    #[error(transparent)]
+    Ingest(#[from] ListenError),
 }
 
 /// What every connector task shares.
@@ -68,6 +73,8 @@ struct Shared {
     store: Store,
     dedupe: bool,
     status: Registry,
+    /// The ingest listener's paths, for `http_push` connectors.
+    routes: Routes,
 }
 
 /// Runs the connectors until `cancel` fires, then waits for them and the publisher to stop.
@@ -82,6 +89,13 @@ pub async fn run(
     let _lock = HubLock::acquire(&hub.state.dir)?;
     let store = Store::open(&hub.state.dir)?;
     tracing::info!(store = %store.path().display(), "state store open");
+    let pushed = connectors
+        .iter()
+        .any(|c| matches!(c.source, SourceSpec::HttpPush(_)));
+    let ingest = match pushed {
+        true => Some(listener::bind(&hub.ingest.listen).await?),
+        false => None,
+    };
     let settings = publisher_settings(hub, Some(store.clone()));
     let (publisher, publisher_task) = Publisher::spawn(settings, cancel.clone());
     let pruning = tokio::spawn(prune_dedupe(
@@ -94,6 +108,7 @@ pub async fn run(
         store: store.clone(),
         dedupe: !hub.delivery.dedupe_window.is_zero(),
         status: Registry::default(),
+        routes: Routes::default(),
     };
     let tracker = TaskTracker::new();
     let mut started = 0;
@@ -113,6 +128,10 @@ pub async fn run(
                 tracing::error!(connector = %spec.id, "connector not started; {problem}");
             }
         }
+    }
+    if let Some(ingest) = ingest.filter(|_| started > 0) {
+        let routes = shared.routes.clone();
+        tracker.spawn(listener::serve(ingest, routes, cancel.clone()));
     }
     tracker.close();
     tracing::info!(connectors = started, "hub running");
@@ -192,6 +211,7 @@ async fn run_connector(
     cancel: CancellationToken,
 ) -> Result<(), String> {
     let emitter = Emitter::new(&spec, mapping.event_type()).map_err(|e| e.to_string())?;
+    let routes = shared.routes.clone();
     let pipeline = Pipeline {
         spec: Arc::clone(&spec),
         mapping,
@@ -218,6 +238,15 @@ async fn run_connector(
         SourceSpec::Mqtt(source) => {
             let source = source.clone();
             MqttSource { pipeline, source }.run(cancel).await
+        }
+        SourceSpec::HttpPush(source) => {
+            let source = source.clone();
+            let push = HttpPushSource {
+                pipeline,
+                source,
+                routes,
+            };
+            push.run(cancel).await
         }
     }
 }

@@ -40,6 +40,7 @@ pub enum SourceSpec {
     File(FileSourceSpec),
     Amqp(crate::connector::amqp::AmqpSourceSpec),
     Mqtt(crate::connector::mqtt::MqttSourceSpec),
+    HttpPush(crate::connector::http_push::HttpPushSpec),
 }
 
 /// `[source] type = "file"`.

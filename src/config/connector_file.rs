@@ -11,7 +11,7 @@ use super::connector::{
 };
 use super::diagnostic::{Diagnostic, Diagnostics, keep, line_col};
 use super::toml_de::{Source, did_you_mean};
-use crate::connector::{amqp, mqtt};
+use crate::connector::{amqp, http_push, mqtt};
 use crate::format::charset::{Charset, InvalidBytes};
 use crate::format::{edifact, fixed_width, json, xlsx, xml};
 use serde::Deserialize;
@@ -32,8 +32,8 @@ struct Kinds {
 
 const SOURCE: Kinds = Kinds {
     section: "source",
-    now: &["file", "amqp", "mqtt"],
-    later: &["http_poll", "http_push", "sql"],
+    now: &["file", "amqp", "mqtt", "http_push"],
+    later: &["http_poll", "sql"],
 };
 
 const FORMAT: Kinds = Kinds {
@@ -351,6 +351,7 @@ fn source_spec(src: &Source<'_>, section: Section<'_>) -> Result<SourceSpec, Dia
         }
         "amqp" => amqp::parse_spec(src, section.rest).map(SourceSpec::Amqp),
         "mqtt" => mqtt::parse_spec(src, section.rest).map(SourceSpec::Mqtt),
+        "http_push" => http_push::parse_spec(src, section.rest).map(SourceSpec::HttpPush),
         _ => Err(unsupported(src, &section)),
     }
 }

@@ -18,6 +18,8 @@ pub struct HubConfig {
     pub paths: PathsConfig,
     #[serde(default)]
     pub admin: AdminConfig,
+    #[serde(default)]
+    pub ingest: IngestConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -116,6 +118,15 @@ pub struct AdminConfig {
     pub listen: String,
 }
 
+/// `[ingest]`: the listener that receives webhooks for `http_push` connectors.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Address and port; started only when an `http_push` connector exists.
+    #[serde(default = "default_ingest")]
+    pub listen: String,
+}
+
 impl HubConfig {
     /// Resolves the relative paths (`[state] dir`, `[paths]`) against `base`, the directory of the
     /// hub file; absolute paths stay as they are.
@@ -155,6 +166,9 @@ fn default_schemas() -> PathBuf {
 fn default_admin() -> String {
     "127.0.0.1:8089".into()
 }
+fn default_ingest() -> String {
+    "127.0.0.1:8088".into()
+}
 
 impl Default for StateConfig {
     fn default() -> Self {
@@ -178,6 +192,14 @@ impl Default for AdminConfig {
     fn default() -> Self {
         Self {
             listen: default_admin(),
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_ingest(),
         }
     }
 }

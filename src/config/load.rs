@@ -190,6 +190,8 @@ pub fn load_connectors(dir: &Path, mappings_dir: &Path) -> (Vec<ConnectorSpec>, 
         .collect();
     let (good, duplicates) = without_duplicates(parsed);
     found.extend(duplicates);
+    let (good, shared_paths) = crate::connector::http_push::without_shared_paths(good);
+    found.extend(shared_paths);
     (good, found)
 }
 

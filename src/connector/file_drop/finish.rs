@@ -39,6 +39,11 @@ impl Tally {
         self.failure(origin, reason);
     }
 
+    /// The failed records listed so far: line (or record number) and reason.
+    pub fn failures(&self) -> &[(u64, String)] {
+        &self.lines
+    }
+
     /// Items (records and bad records) this run went through.
     pub fn rows(&self) -> u64 {
         self.published + self.filtered + self.failed + self.duplicates
