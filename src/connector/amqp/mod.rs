@@ -24,12 +24,23 @@ use crate::connector::status::Phase;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+};
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// How a delivery goes back to its queue.
+const REQUEUE: BasicNackOptions = BasicNackOptions {
+    multiple: false,
+    requeue: true,
+};
+
+/// How long a stopping connector waits for the deliveries already sent to it.
+const HAND_BACK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Longest pause between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -120,9 +131,29 @@ impl AmqpSource {
                 },
             }
         };
+        if ended.is_ok() {
+            self.hand_back_prefetched(&channel, &mut consumer).await;
+        }
         while inflight.next().await.is_some() {}
         let _ = conn.close(200, "omnibus connector stopping".into()).await;
         ended
+    }
+
+    /// The hub is stopping: stops the consumer and returns the deliveries the broker had already
+    /// sent but the connector had not started on to the queue, each with a log line.
+    async fn hand_back_prefetched(&self, channel: &lapin::Channel, consumer: &mut lapin::Consumer) {
+        let tag = consumer.tag();
+        let _ = channel
+            .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+            .await;
+        let drain = async {
+            while let Some(Ok(delivery)) = consumer.next().await {
+                let name = self.message_name(&delivery);
+                tracing::warn!(connector = %self.pipeline.spec.id, message = %name, "message not settled; returned to its queue (the hub is stopping)");
+                let _ = delivery.acker.nack(REQUEUE).await;
+            }
+        };
+        let _ = tokio::time::timeout(HAND_BACK_TIMEOUT, drain).await;
     }
 
     /// Ingests one delivery and settles it with the legacy broker: ack once its events are safe,
@@ -152,11 +183,7 @@ impl AmqpSource {
             }
             Err(e) => {
                 tracing::warn!(connector = %self.pipeline.spec.id, message = %name, error = %e, "message not settled; returned to its queue");
-                let requeue = BasicNackOptions {
-                    requeue: true,
-                    ..BasicNackOptions::default()
-                };
-                acker.nack(requeue).await.map(drop)
+                acker.nack(REQUEUE).await.map(drop)
             }
         }
     }
