@@ -8,6 +8,7 @@ use crate::config::hub::{DeliveryConfig, HubConfig};
 use crate::connector::amqp::AmqpSource;
 use crate::connector::emit::Emitter;
 use crate::connector::file_drop::FileDrop;
+use crate::connector::http_poll::{HttpPollSource, HttpPollSpec};
 use crate::connector::ingest::Pipeline;
 use crate::connector::status::{Phase, Registry};
 use crate::mapping::Mapping;
@@ -213,6 +214,10 @@ async fn run_connector(
             let source = source.clone();
             AmqpSource { pipeline, source }.run(cancel).await;
             Ok(())
+        }
+        SourceSpec::HttpPoll(source) => {
+            let source = HttpPollSpec::clone(source);
+            HttpPollSource { pipeline, source }.run(cancel).await
         }
     }
 }

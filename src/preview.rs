@@ -42,6 +42,7 @@ pub fn preview_file(
     let max_inflated = match &spec.source {
         SourceSpec::File(source) => source.max_inflated_bytes,
         SourceSpec::Amqp(_) => crate::format::compressed::DEFAULT_MAX_INFLATED,
+        SourceSpec::HttpPoll(_) => crate::format::compressed::DEFAULT_MAX_INFLATED,
     };
     let connector = Arc::clone(emitter.connector());
     format::decode_file(

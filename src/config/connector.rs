@@ -39,6 +39,7 @@ pub enum ContentMode {
 pub enum SourceSpec {
     File(FileSourceSpec),
     Amqp(crate::connector::amqp::AmqpSourceSpec),
+    HttpPoll(Box<crate::connector::http_poll::HttpPollSpec>),
 }
 
 /// `[source] type = "file"`.

@@ -12,6 +12,7 @@ use super::connector::{
 use super::diagnostic::{Diagnostic, Diagnostics, keep, line_col};
 use super::toml_de::{Source, did_you_mean};
 use crate::connector::amqp;
+use crate::connector::http_poll;
 use crate::format::charset::{Charset, InvalidBytes};
 use crate::format::{edifact, fixed_width, json, xlsx, xml};
 use serde::Deserialize;
@@ -32,8 +33,8 @@ struct Kinds {
 
 const SOURCE: Kinds = Kinds {
     section: "source",
-    now: &["file", "amqp"],
-    later: &["http_poll", "http_push", "sql", "mqtt"],
+    now: &["file", "amqp", "http_poll"],
+    later: &["http_push", "sql", "mqtt"],
 };
 
 const FORMAT: Kinds = Kinds {
@@ -350,6 +351,8 @@ fn source_spec(src: &Source<'_>, section: Section<'_>) -> Result<SourceSpec, Dia
             Ok(SourceSpec::File(file.check(src)?))
         }
         "amqp" => amqp::parse_spec(src, section.rest).map(SourceSpec::Amqp),
+        "http_poll" => http_poll::parse_spec(src, section.rest)
+            .map(|spec| SourceSpec::HttpPoll(Box::new(spec))),
         _ => Err(unsupported(src, &section)),
     }
 }
