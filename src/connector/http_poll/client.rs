@@ -108,6 +108,8 @@ fn source_chain(e: &reqwest::Error) -> String {
 
 /// How one connector sends requests.
 pub struct Client {
+    /// The connector's id, for logs.
+    connector: String,
     pub http: reqwest::Client,
     stack: ConcurrencyLimit<Timeout<reqwest::Client>>,
     limiter: Option<DefaultDirectRateLimiter>,
@@ -126,7 +128,7 @@ pub struct Limits {
 }
 
 impl Client {
-    pub fn new(limits: &Limits) -> Result<Self, reqwest::Error> {
+    pub fn new(connector: &str, limits: &Limits) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("omnibus/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(limits.timeout)
@@ -136,6 +138,7 @@ impl Client {
             .timeout(limits.timeout)
             .service(http.clone());
         Ok(Self {
+            connector: connector.to_string(),
             http,
             stack,
             limiter: limits
@@ -234,7 +237,7 @@ impl Client {
             };
             let delay = asked.map_or(backoff, |d| d.min(MAX_RETRY_AFTER));
             status.backing_off(&failure.to_string(), delay);
-            tracing::warn!(error = %failure, retry_in = ?delay, "HTTP request failed; retrying");
+            tracing::warn!(connector = %self.connector, error = %failure, retry_in = ?delay, "HTTP request failed; retrying");
             tokio::select! {
                 () = cancel.cancelled() => return Err(FetchError::Stopped),
                 () = tokio::time::sleep(delay) => {}
@@ -253,7 +256,7 @@ impl Client {
         let first = auth.apply(self, request(&self.http)).await?;
         let fetched = self.send(first, shown).await?;
         if fetched.status == StatusCode::UNAUTHORIZED && auth.refreshes() {
-            tracing::info!(url = shown, "HTTP 401: fetching a new OAuth2 token");
+            tracing::info!(connector = %self.connector, url = shown, "HTTP 401: fetching a new OAuth2 token");
             auth.forget().await;
             let again = auth.apply(self, request(&self.http)).await?;
             return success(self.send(again, shown).await?, shown);

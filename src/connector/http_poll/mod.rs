@@ -75,8 +75,8 @@ impl HttpPollSource {
             max_in_flight: spec.max_in_flight,
             max_body: spec.max_body,
         };
-        let client =
-            Client::new(&limits).map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let client = Client::new(&self.pipeline.spec.id, &limits)
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let poll = Poll {
             job: self.pipeline.ingest(&cancel),
             client,
@@ -108,6 +108,10 @@ impl HttpPollSource {
     fn report(&self, outcome: Result<Polled, PollError>) {
         let (id, status) = (&self.pipeline.spec.id, &self.pipeline.status);
         match outcome {
+            Ok(polled) if polled.records == 0 => {
+                status.success();
+                tracing::debug!(connector = %id, pages = polled.pages, "poll done: nothing new");
+            }
             Ok(polled) => {
                 status.success();
                 tracing::info!(connector = %id, pages = polled.pages, records = polled.records, published = polled.published, "poll done");
