@@ -92,10 +92,11 @@ impl HttpPollSource {
                 () = tokio::time::sleep(delay) => {}
             }
             status.phase(Phase::Polling);
-            self.report(self.poll(&poll).await);
+            let outcome = self.poll(&poll).await;
             if cancel.is_cancelled() {
                 break;
             }
+            self.report(outcome);
             wait = spec.schedule.next(Utc::now());
         }
         if wait.is_none() {
@@ -116,7 +117,6 @@ impl HttpPollSource {
                 status.success();
                 tracing::info!(connector = %id, pages = polled.pages, records = polled.records, published = polled.published, "poll done");
             }
-            Err(PollError::Fetch(FetchError::Stopped)) => {}
             Err(e) => {
                 status.error(&e.to_string());
                 tracing::warn!(connector = %id, error = %e, "poll failed; the watermark stays, the next poll starts over from it");
@@ -181,8 +181,15 @@ impl HttpPollSource {
                 url: &fetched.url,
                 headers: &fetched.headers,
                 body: &fetched.body,
-                records: tally.rows(),
+                records: if tally.refused.is_some() {
+                    0
+                } else {
+                    tally.rows()
+                },
             });
+            if pager.repeated() {
+                tracing::warn!(connector = %id, page = %shown, "the page is the same as the one before: does the API take the pagination parameters configured? The poll stops here");
+            }
             if let (Some(w @ WatermarkSpec::Cursor { .. }), Some(cursor)) =
                 (&spec.watermark, pager.cursor())
                 && more

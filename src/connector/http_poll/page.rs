@@ -77,6 +77,9 @@ pub struct Pager<'s> {
     taken: u64,
     cursor: Option<String>,
     link: Option<Target>,
+    /// The BLAKE3 of the last page's body (page and offset pagination).
+    last_body: Option<blake3::Hash>,
+    repeated: bool,
 }
 
 impl<'s> Pager<'s> {
@@ -88,6 +91,8 @@ impl<'s> Pager<'s> {
             taken: 0,
             cursor,
             link: None,
+            last_body: None,
+            repeated: false,
         }
     }
 
@@ -99,6 +104,12 @@ impl<'s> Pager<'s> {
     /// The cursor of the page about to be fetched (cursor pagination).
     pub fn cursor(&self) -> Option<&str> {
         self.cursor.as_deref()
+    }
+
+    /// Whether the last page was byte for byte the page before it (an API that ignores the
+    /// page parameter would otherwise be read forever).
+    pub fn repeated(&self) -> bool {
+        self.repeated
     }
 
     /// The request for the page about to be fetched.
@@ -134,7 +145,11 @@ impl<'s> Pager<'s> {
         self.taken += 1;
         match self.spec {
             Pagination::None => false,
-            Pagination::Page { .. } | Pagination::Offset { .. } => page.records > 0,
+            Pagination::Page { .. } | Pagination::Offset { .. } => {
+                let hash = blake3::hash(page.body);
+                self.repeated = self.last_body.replace(hash) == Some(hash);
+                page.records > 0 && !self.repeated
+            }
             Pagination::Cursor { next, .. } => {
                 let found = next_cursor(page.body, next);
                 let moved = found.is_some() && found != self.cursor;
@@ -262,12 +277,33 @@ mod tests {
         let mut pager = Pager::new(&spec, base, None);
         assert_eq!(pager.target().name(), "http:h:81/o?since=5&page=1&size=2");
         let (u, h) = (url("http://h/o"), HeaderMap::new());
-        assert!(pager.advance(&view(&u, &h, b"", 2)));
+        assert!(pager.advance(&view(&u, &h, b"[1,2]", 2)));
         assert_eq!(
             pager.target().display(),
             "http://h:81/o?since=5&page=2&size=2"
         );
-        assert!(!pager.advance(&view(&u, &h, b"", 0)));
+        assert!(!pager.advance(&view(&u, &h, b"[]", 0)));
+        assert!(!pager.repeated());
+    }
+
+    #[test]
+    fn a_page_that_repeats_the_one_before_ends_the_poll() {
+        let spec = Pagination::Offset {
+            offset_param: "offset".into(),
+            limit_param: "limit".into(),
+            limit: 2,
+        };
+        let base = Target {
+            url: url("http://h/o"),
+            params: Vec::new(),
+        };
+        let mut pager = Pager::new(&spec, base, None);
+        assert_eq!(pager.target().name(), "http:h/o?offset=0&limit=2");
+        let (u, h) = (url("http://h/o"), HeaderMap::new());
+        assert!(pager.advance(&view(&u, &h, b"[1,2]", 2)));
+        assert_eq!(pager.target().name(), "http:h/o?offset=2&limit=2");
+        assert!(!pager.advance(&view(&u, &h, b"[1,2]", 2)));
+        assert!(pager.repeated());
     }
 
     #[test]

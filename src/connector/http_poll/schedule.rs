@@ -21,9 +21,11 @@ pub enum Schedule {
 }
 
 impl Schedule {
-    /// `interval` XOR `cron` (with an optional `timezone`), checked.
+    /// `interval` XOR `cron` (with an optional `timezone`), checked; a missing schedule is
+    /// reported at `at` (the `[source]` table).
     pub fn parse(
         src: &Source<'_>,
+        at: usize,
         interval: Option<Spanned<String>>,
         cron: Option<Spanned<String>>,
         timezone: Option<Spanned<String>>,
@@ -44,7 +46,7 @@ impl Schedule {
             }
             (None, None) => Err(src
                 .diagnostic(
-                    0,
+                    at,
                     "[source] type = \"http_poll\" needs a schedule: interval = \"5m\" or \
                      cron = \"*/5 * * * *\"",
                 )
@@ -122,7 +124,7 @@ mod tests {
             text: "x",
         };
         let opt = |s: &str| if s.is_empty() { None } else { text(s) };
-        Schedule::parse(&src, opt(interval), opt(cron), opt(tz)).map_err(|d| d.to_string())
+        Schedule::parse(&src, 0, opt(interval), opt(cron), opt(tz)).map_err(|d| d.to_string())
     }
 
     #[test]

@@ -219,7 +219,7 @@ pub fn parse_spec(
     let pagination = table.remove("pagination");
     let watermark = table.remove("watermark");
     let file: HttpPollFile =
-        src.deserialize(Spanned::new(span, DeValue::Table(table)), "source")?;
+        src.deserialize(Spanned::new(span.clone(), DeValue::Table(table)), "source")?;
     let auth = keep(
         &mut found,
         typed(src, "auth", auth).and_then(|t| auth_spec(src, t)),
@@ -241,7 +241,7 @@ pub fn parse_spec(
         (Some(None), _) => Some(None),
         _ => None,
     };
-    let spec = top_level(src, file, &mut found).ok();
+    let spec = top_level(src, span.start, file, &mut found).ok();
     match (spec, auth, pagination, watermark) {
         (Some(spec), Some(auth), Some(pagination), Some(watermark)) if found.is_empty() => {
             Ok(HttpPollSpec {
@@ -258,6 +258,7 @@ pub fn parse_spec(
 /// The top-level keys; `found` gathers the problems so every one is reported.
 fn top_level(
     src: &Source<'_>,
+    at: usize,
     file: HttpPollFile,
     found: &mut Diagnostics,
 ) -> Result<HttpPollSpec, Diagnostics> {
@@ -266,7 +267,7 @@ fn top_level(
     let headers = keep(found, headers(src, file.headers));
     let schedule = keep(
         found,
-        Schedule::parse(src, file.interval, file.cron, file.timezone),
+        Schedule::parse(src, at, file.interval, file.cron, file.timezone),
     );
     let timeout = keep(
         found,
@@ -485,7 +486,17 @@ fn auth_spec(src: &Source<'_>, typed: Option<Typed<'_>>) -> Result<AuthSpec, Dia
                 let message = format!("\"{}\" is not an HTTP header name", f.header.get_ref());
                 Diagnostics::from(src.diagnostic(f.header.span().start, message))
             });
-            let (header, key) = both(header, env_secret(src, "key_env", &f.key_env))?;
+            let key = env_secret(src, "key_env", &f.key_env).and_then(|key| {
+                if HeaderValue::from_str(key.expose()).is_ok() {
+                    return Ok(key);
+                }
+                let message = format!(
+                    "the value of {} has characters a header cannot carry",
+                    f.key_env.get_ref()
+                );
+                Err(src.diagnostic(f.key_env.span().start, message).into())
+            });
+            let (header, key) = both(header, key)?;
             Ok(AuthSpec::ApiKey { header, key })
         }
         "oauth2" => {
@@ -740,5 +751,50 @@ mod tests {
         let err = load("url = \"http://h/o\"\ninterval = \"1m\"\n[source.auth]\ntype = \"digest\"")
             .unwrap_err();
         assert!(err.contains("unknown auth type \"digest\""), "{err}");
+    }
+
+    #[test]
+    fn page_offset_api_key_and_cron() {
+        let spec = load(
+            "url = \"http://h/o\"\ncron = \"0 * * * *\"\ntimezone = \"Asia/Shanghai\"\n\
+             method = \"post\"\nrate_limit = 2\nmax_in_flight = 4\nmax_body = 1024\n\
+             [source.auth]\ntype = \"api_key\"\nheader = \"X-Key\"\nkey_env = \"HOME\"\n\
+             [source.pagination]\ntype = \"page\"\nstart = 0\nsize = 50",
+        )
+        .unwrap();
+        assert_eq!(spec.method, Method::POST);
+        assert_eq!(spec.rate_limit.map(NonZeroU32::get), Some(2));
+        assert_eq!((spec.max_in_flight, spec.max_body), (4, 1024));
+        assert!(matches!(spec.schedule, Schedule::Cron { .. }));
+        assert!(matches!(spec.auth, AuthSpec::ApiKey { .. }));
+        assert_eq!(
+            spec.pagination,
+            Pagination::Page {
+                param: "page".into(),
+                start: 0,
+                size: Some(("size".into(), 50))
+            }
+        );
+        let spec = load(
+            "url = \"http://h/o\"\ninterval = \"10s\"\n\
+             [source.pagination]\ntype = \"offset\"\n[source.watermark]\nfrom = \"cursor\"",
+        )
+        .unwrap_err();
+        assert!(
+            spec.contains("needs [source.pagination] type = \"cursor\""),
+            "{spec}"
+        );
+        let spec = load(
+            "url = \"http://h/o\"\ninterval = \"10s\"\n[source.pagination]\ntype = \"offset\"",
+        )
+        .unwrap();
+        assert_eq!(
+            spec.pagination,
+            Pagination::Offset {
+                offset_param: "offset".into(),
+                limit_param: "limit".into(),
+                limit: 100
+            }
+        );
     }
 }
