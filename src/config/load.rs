@@ -528,7 +528,7 @@ header = true                 # or columns = ["A", "B", ...]
         assert_eq!(
             d.problems(),
             [format!(
-                "{file}:4:8: source type \"sql\" is not supported yet; supported: file, amqp"
+                "{file}:4:8: source type \"sql\" is not supported yet; supported: file, amqp, http_poll"
             )]
         );
     }
