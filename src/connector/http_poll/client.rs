@@ -336,4 +336,38 @@ mod tests {
         };
         assert_eq!(refused.retry(), Some(None));
     }
+
+    fn client(max_body: u64) -> Client {
+        let limits = Limits {
+            timeout: Duration::from_secs(5),
+            retries: 0,
+            rate_limit: None,
+            max_in_flight: 1,
+            max_body,
+        };
+        Client::new("test", &limits).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_body_over_max_body_is_refused_and_a_closed_port_is_a_transport_error() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app =
+            axum::Router::new().route("/big", axum::routing::get(|| async { "x".repeat(64) }));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = format!("http://{addr}/big");
+        let small = client(16);
+        let err = small.send(small.http.get(&url), "h/big").await.unwrap_err();
+        assert!(matches!(err, FetchError::TooLarge { max: 16, .. }), "{err}");
+        let large = client(64);
+        let fetched = large.send(large.http.get(&url), "h/big").await.unwrap();
+        assert_eq!(fetched.body.len(), 64);
+
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gone = format!("http://{}/", closed.local_addr().unwrap());
+        drop(closed);
+        let err = large.send(large.http.get(&gone), "h/").await.unwrap_err();
+        assert!(matches!(err, FetchError::Transport { .. }), "{err}");
+        assert!(err.retry().is_some());
+    }
 }
