@@ -24,8 +24,9 @@ use reqwest::{RequestBuilder, Url};
 use tokio_util::sync::CancellationToken;
 
 use self::auth::Auth;
-use self::client::{Client, FetchError, Limits};
+use self::client::{Client, FetchError, Fetched, Limits};
 use self::page::{PageView, Pager, Target};
+use crate::connector::file_drop::Tally;
 use crate::connector::ingest::{Ingest, IngestError, Pipeline};
 use crate::connector::meta::Meta;
 use crate::connector::status::Phase;
@@ -54,6 +55,16 @@ struct Polled {
     pages: u64,
     records: u64,
     published: u64,
+}
+
+/// One page, fetched and ingested.
+struct Taken {
+    fetched: Fetched,
+    tally: Tally,
+    /// The page's URL as logs show it.
+    shown: String,
+    /// The page's largest field-watermark value.
+    seen: Option<String>,
 }
 
 /// The pieces one poll uses.
@@ -139,41 +150,13 @@ impl HttpPollSource {
         let mut largest = mark.clone();
         let mut polled = Polled::default();
         loop {
-            let (target, number) = (pager.target(), pager.number());
-            let shown = target.display();
-            let fetched = poll
-                .client
-                .fetch(
-                    &poll.auth,
-                    |http| self.request(http, &target),
-                    &shown,
-                    &self.pipeline.status,
-                    poll.cancel,
-                )
-                .await?;
-            let name: Arc<str> = target.name().into();
-            let meta = Meta::default()
-                .with("url", shown.as_str())
-                .with("status", fetched.status.as_str())
-                .with("page", number.to_string());
-            let tally = poll
-                .job
-                .message(Arc::clone(&name), fetched.body.clone(), meta)
-                .await
-                .map_err(|source| PollError::Ingest {
-                    page: shown.clone(),
-                    source,
-                })?;
-            if let Some(WatermarkSpec::Field { field, .. }) = &spec.watermark {
-                let format = &self.pipeline.spec.format;
-                let connector = self.pipeline.emitter.connector();
-                let seen =
-                    watermark::largest(format, fetched.body.clone(), field, connector, &name).await;
-                largest = watermark::later(largest, seen);
-            }
-            if tally.failed > 0 {
-                tracing::warn!(connector = %id, page = %shown, failed = tally.failed, "records of the page were dead-lettered");
-            }
+            let Taken {
+                fetched,
+                tally,
+                shown,
+                seen,
+            } = self.take(poll, &pager).await?;
+            largest = watermark::later(largest, seen);
             polled.pages += 1;
             polled.records += tally.rows();
             polled.published += tally.published;
@@ -207,6 +190,51 @@ impl HttpPollSource {
             watermark::save(store, id, w, value).await?;
         }
         Ok(polled)
+    }
+
+    /// Fetches the pager's page and ingests it; with a field watermark, finds the page's
+    /// largest value too.
+    async fn take(&self, poll: &Poll<'_>, pager: &Pager<'_>) -> Result<Taken, PollError> {
+        let (target, number) = (pager.target(), pager.number());
+        let shown = target.display();
+        let status = &self.pipeline.status;
+        let request = |http: &reqwest::Client| self.request(http, &target);
+        let fetched = (poll.client)
+            .fetch(&poll.auth, request, &shown, status, poll.cancel)
+            .await?;
+        let name: Arc<str> = target.name().into();
+        let meta = Meta::default()
+            .with("url", shown.as_str())
+            .with("status", fetched.status.as_str())
+            .with("page", number.to_string());
+        let body = fetched.body.clone();
+        let tally = poll
+            .job
+            .message(Arc::clone(&name), body.clone(), meta)
+            .await
+            .map_err(|source| PollError::Ingest {
+                page: shown.clone(),
+                source,
+            })?;
+        if tally.failed > 0 {
+            tracing::warn!(connector = %self.pipeline.spec.id, page = %shown, failed = tally.failed, "records of the page were dead-lettered");
+        }
+        let seen = match &self.source.watermark {
+            Some(WatermarkSpec::Field { field, .. }) => {
+                let (format, connector) = (
+                    &self.pipeline.spec.format,
+                    self.pipeline.emitter.connector(),
+                );
+                watermark::largest(format, body, field, connector, &name).await
+            }
+            _ => None,
+        };
+        Ok(Taken {
+            fetched,
+            tally,
+            shown,
+            seen,
+        })
     }
 
     /// The first page's target: the URL, the `query` table and the field watermark.
