@@ -9,6 +9,7 @@ use crate::config::hub::{DeliveryConfig, HubConfig};
 use crate::connector::amqp::AmqpSource;
 use crate::connector::emit::Emitter;
 use crate::connector::file_drop::FileDrop;
+use crate::connector::http_poll::{HttpPollSource, HttpPollSpec};
 use crate::connector::http_push::HttpPushSource;
 use crate::connector::http_push::listener::{self, ListenError, Routes};
 use crate::connector::ingest::Pipeline;
@@ -247,6 +248,10 @@ async fn run_connector(
                 routes,
             };
             push.run(cancel).await
+        }
+        SourceSpec::HttpPoll(source) => {
+            let source = HttpPollSpec::clone(source);
+            HttpPollSource { pipeline, source }.run(cancel).await
         }
     }
 }

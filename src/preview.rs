@@ -41,9 +41,10 @@ pub fn preview_file(
     let mut failure = None;
     let max_inflated = match &spec.source {
         SourceSpec::File(source) => source.max_inflated_bytes,
-        SourceSpec::Amqp(_) | SourceSpec::Mqtt(_) | SourceSpec::HttpPush(_) => {
-            crate::format::compressed::DEFAULT_MAX_INFLATED
-        }
+        SourceSpec::Amqp(_)
+        | SourceSpec::Mqtt(_)
+        | SourceSpec::HttpPush(_)
+        | SourceSpec::HttpPoll(_) => crate::format::compressed::DEFAULT_MAX_INFLATED,
     };
     let connector = Arc::clone(emitter.connector());
     format::decode_file(

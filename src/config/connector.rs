@@ -41,6 +41,7 @@ pub enum SourceSpec {
     Amqp(crate::connector::amqp::AmqpSourceSpec),
     Mqtt(crate::connector::mqtt::MqttSourceSpec),
     HttpPush(crate::connector::http_push::HttpPushSpec),
+    HttpPoll(Box<crate::connector::http_poll::HttpPollSpec>),
 }
 
 /// `[source] type = "file"`.

@@ -11,7 +11,7 @@ use super::connector::{
 };
 use super::diagnostic::{Diagnostic, Diagnostics, keep, line_col};
 use super::toml_de::{Source, did_you_mean};
-use crate::connector::{amqp, http_push, mqtt};
+use crate::connector::{amqp, http_poll, http_push, mqtt};
 use crate::format::charset::{Charset, InvalidBytes};
 use crate::format::{edifact, fixed_width, json, xlsx, xml};
 use serde::Deserialize;
@@ -32,8 +32,8 @@ struct Kinds {
 
 const SOURCE: Kinds = Kinds {
     section: "source",
-    now: &["file", "amqp", "mqtt", "http_push"],
-    later: &["http_poll", "sql"],
+    now: &["file", "amqp", "mqtt", "http_push", "http_poll"],
+    later: &["sql"],
 };
 
 const FORMAT: Kinds = Kinds {
@@ -352,6 +352,8 @@ fn source_spec(src: &Source<'_>, section: Section<'_>) -> Result<SourceSpec, Dia
         "amqp" => amqp::parse_spec(src, section.rest).map(SourceSpec::Amqp),
         "mqtt" => mqtt::parse_spec(src, section.rest).map(SourceSpec::Mqtt),
         "http_push" => http_push::parse_spec(src, section.rest).map(SourceSpec::HttpPush),
+        "http_poll" => http_poll::parse_spec(src, section.rest)
+            .map(|spec| SourceSpec::HttpPoll(Box::new(spec))),
         _ => Err(unsupported(src, &section)),
     }
 }
