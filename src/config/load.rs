@@ -200,6 +200,29 @@ pub fn load_connector(path: &Path, mappings_dir: &Path) -> Result<ConnectorSpec,
     parse_file(path, mappings_dir).map(|p| p.spec)
 }
 
+/// For source parsers' unit tests: writes `<stem>.toml` — system `<stem>`, a mapping that exists,
+/// `[source] type = "<kind>"` with the `keys` lines, then `tail` (e.g. a `[format]` table) — and
+/// loads it; the error is the diagnostics' text, positions in `<stem>.toml`.
+#[cfg(test)]
+pub(crate) fn load_test_source(
+    stem: &str,
+    kind: &str,
+    keys: &str,
+    tail: &str,
+) -> Result<super::connector::SourceSpec, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    std::fs::write(dir.path().join("m.toml"), "type = \"x.v1\"\n[fields]\n")
+        .map_err(|e| e.to_string())?;
+    let file = dir.path().join(format!("{stem}.toml"));
+    let text = format!(
+        "system = \"{stem}\"\nmapping = \"m\"\n[source]\ntype = \"{kind}\"\n{keys}\n{tail}"
+    );
+    std::fs::write(&file, text).map_err(|e| e.to_string())?;
+    load_connector(&file, dir.path())
+        .map(|c| c.source)
+        .map_err(|d| d.to_string())
+}
+
 fn parse_file(path: &Path, mappings_dir: &Path) -> Result<ParsedConnector, Diagnostics> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Diagnostic::file(path, format!("cannot read the connector file: {e}")))?;

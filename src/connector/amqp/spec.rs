@@ -94,17 +94,12 @@ mod tests {
     use crate::config::connector::SourceSpec;
 
     fn load(source: &str) -> Result<SourceSpec, String> {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("won.toml"), "type = \"x.v1\"\n[fields]\n").unwrap();
-        let file = dir.path().join("auction.toml");
-        let text = format!(
-            "system = \"auction\"\nmapping = \"won\"\n[source]\ntype = \"amqp\"\n{source}\n\
-             [format]\ntype = \"json\"\n"
-        );
-        std::fs::write(&file, text).unwrap();
-        crate::config::load::load_connector(&file, dir.path())
-            .map(|c| c.source)
-            .map_err(|d| d.to_string())
+        crate::config::load::load_test_source(
+            "auction",
+            "amqp",
+            source,
+            "[format]\ntype = \"json\"\n",
+        )
     }
 
     #[test]

@@ -667,25 +667,16 @@ mod tests {
     use crate::config::connector::SourceSpec;
 
     fn load(source: &str) -> Result<HttpPollSpec, String> {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("orders.toml"),
-            "type = \"x.v1\"\n[fields]\n",
+        crate::config::load::load_test_source(
+            "mall",
+            "http_poll",
+            source,
+            "[format]\ntype = \"json\"\n",
         )
-        .unwrap();
-        let file = dir.path().join("mall.toml");
-        let text = format!(
-            "system = \"mall\"\nmapping = \"orders\"\n[source]\ntype = \"http_poll\"\n{source}\n\
-             [format]\ntype = \"json\"\n"
-        );
-        std::fs::write(&file, text).unwrap();
-        match crate::config::load::load_connector(&file, dir.path()) {
-            Ok(c) => match c.source {
-                SourceSpec::HttpPoll(spec) => Ok(*spec),
-                other => panic!("an http_poll source, got {other:?}"),
-            },
-            Err(d) => Err(d.to_string()),
-        }
+        .map(|s| match s {
+            SourceSpec::HttpPoll(spec) => *spec,
+            other => panic!("not a http_poll source: {other:?}"),
+        })
     }
 
     #[test]

@@ -322,21 +322,16 @@ mod tests {
     use crate::config::connector::SourceSpec;
 
     fn load(source: &str) -> Result<HttpPushSpec, String> {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("order.toml"), "type = \"x.v1\"\n[fields]\n").unwrap();
-        let file = dir.path().join("mall.toml");
-        let text = format!(
-            "system = \"mall\"\nmapping = \"order\"\n[source]\ntype = \"http_push\"\n{source}\n\
-             [format]\ntype = \"json\"\n"
-        );
-        std::fs::write(&file, text).unwrap();
-        match crate::config::load::load_connector(&file, dir.path()) {
-            Ok(c) => match c.source {
-                SourceSpec::HttpPush(spec) => Ok(spec),
-                other => panic!("not an http_push source: {other:?}"),
-            },
-            Err(d) => Err(d.to_string()),
-        }
+        crate::config::load::load_test_source(
+            "mall",
+            "http_push",
+            source,
+            "[format]\ntype = \"json\"\n",
+        )
+        .map(|s| match s {
+            SourceSpec::HttpPush(spec) => spec,
+            other => panic!("not a http_push source: {other:?}"),
+        })
     }
 
     #[test]

@@ -313,21 +313,16 @@ mod tests {
     use std::time::Duration;
 
     fn load(source: &str) -> Result<MqttSourceSpec, String> {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("visit.toml"), "type = \"x.v1\"\n[fields]\n").unwrap();
-        let file = dir.path().join("beacons.toml");
-        let text = format!(
-            "system = \"lbs\"\nmapping = \"visit\"\n[source]\ntype = \"mqtt\"\n{source}\n\
-             [format]\ntype = \"json\"\n"
-        );
-        std::fs::write(&file, text).unwrap();
-        match crate::config::load::load_connector(&file, dir.path()) {
-            Ok(c) => match c.source {
-                SourceSpec::Mqtt(spec) => Ok(spec),
-                other => panic!("an MQTT source, got {other:?}"),
-            },
-            Err(d) => Err(d.to_string()),
-        }
+        crate::config::load::load_test_source(
+            "beacons",
+            "mqtt",
+            source,
+            "[format]\ntype = \"json\"\n",
+        )
+        .map(|s| match s {
+            SourceSpec::Mqtt(spec) => spec,
+            other => panic!("not a mqtt source: {other:?}"),
+        })
     }
 
     #[test]
