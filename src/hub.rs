@@ -9,6 +9,7 @@ use crate::connector::amqp::AmqpSource;
 use crate::connector::emit::Emitter;
 use crate::connector::file_drop::FileDrop;
 use crate::connector::ingest::Pipeline;
+use crate::connector::sql::SqlSource;
 use crate::connector::status::{Phase, Registry};
 use crate::mapping::Mapping;
 use crate::route::Publisher;
@@ -212,6 +213,11 @@ async fn run_connector(
         SourceSpec::Amqp(source) => {
             let source = source.clone();
             AmqpSource { pipeline, source }.run(cancel).await;
+            Ok(())
+        }
+        SourceSpec::Sql(source) => {
+            let source = source.clone();
+            SqlSource { pipeline, source }.run(cancel).await;
             Ok(())
         }
     }

@@ -34,6 +34,13 @@ pub fn preview_file(
 ) -> Result<(), String> {
     let emitter = Emitter::new(spec, mapping.event_type()).map_err(|e| e.to_string())?;
     let name: Arc<str> = path.display().to_string().into();
+    let Some(format) = spec.format.as_ref() else {
+        return Err(format!(
+            "connector {} reads its records from a database and has no [format] to decode \
+             {name} with; check its mapping with `omnibus test` (the mapping's examples)",
+            spec.id
+        ));
+    };
     let file = std::fs::File::open(path).map_err(|e| format!("{name}: {e}"))?;
     let mut mapper = Mapper::new(mapping, schema.cloned());
     let time = EventTime::now();
@@ -41,11 +48,11 @@ pub fn preview_file(
     let mut failure = None;
     let max_inflated = match &spec.source {
         SourceSpec::File(source) => source.max_inflated_bytes,
-        SourceSpec::Amqp(_) => crate::format::compressed::DEFAULT_MAX_INFLATED,
+        SourceSpec::Amqp(_) | SourceSpec::Sql(_) => crate::format::compressed::DEFAULT_MAX_INFLATED,
     };
     let connector = Arc::clone(emitter.connector());
     format::decode_file(
-        &spec.format,
+        format,
         file,
         &name,
         &connector,

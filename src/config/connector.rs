@@ -19,7 +19,8 @@ pub struct ConnectorSpec {
     pub routing_key: Option<String>,
     pub content_mode: ContentMode,
     pub source: SourceSpec,
-    pub format: FormatSpec,
+    /// `[format]`; `None` only for sources whose records come ready (`sql` rows).
+    pub format: Option<FormatSpec>,
     /// The connector file, for messages.
     pub file: PathBuf,
 }
@@ -39,6 +40,7 @@ pub enum ContentMode {
 pub enum SourceSpec {
     File(FileSourceSpec),
     Amqp(crate::connector::amqp::AmqpSourceSpec),
+    Sql(crate::connector::sql::SqlSourceSpec),
 }
 
 /// `[source] type = "file"`.

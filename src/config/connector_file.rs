@@ -11,7 +11,7 @@ use super::connector::{
 };
 use super::diagnostic::{Diagnostic, Diagnostics, keep, line_col};
 use super::toml_de::{Source, did_you_mean};
-use crate::connector::amqp;
+use crate::connector::{amqp, sql};
 use crate::format::charset::{Charset, InvalidBytes};
 use crate::format::{edifact, fixed_width, json, xlsx, xml};
 use serde::Deserialize;
@@ -32,8 +32,8 @@ struct Kinds {
 
 const SOURCE: Kinds = Kinds {
     section: "source",
-    now: &["file", "amqp"],
-    later: &["http_poll", "http_push", "sql", "mqtt"],
+    now: &["file", "amqp", "sql"],
+    later: &["http_poll", "http_push", "mqtt"],
 };
 
 const FORMAT: Kinds = Kinds {
@@ -124,10 +124,7 @@ pub fn parse_connector(
         &mut found,
         section(src, &table, &SOURCE).and_then(|s| source_spec(src, s)),
     );
-    let format = keep(
-        &mut found,
-        section(src, &table, &FORMAT).and_then(|s| format_spec(src, s)),
-    );
+    let format = keep(&mut found, connector_format(src, &table));
     let top = src.deserialize::<ConnectorFile>(Spanned::new(span, DeValue::Table(table)), "");
     let top = keep(&mut found, top.and_then(|top| top.check(src, mappings_dir)));
     match (top, source, format) {
@@ -202,7 +199,7 @@ impl Top {
         self,
         src: &Source<'_>,
         source: SourceSpec,
-        format: FormatSpec,
+        format: Option<FormatSpec>,
     ) -> ParsedConnector {
         ParsedConnector {
             spec: ConnectorSpec {
@@ -350,7 +347,39 @@ fn source_spec(src: &Source<'_>, section: Section<'_>) -> Result<SourceSpec, Dia
             Ok(SourceSpec::File(file.check(src)?))
         }
         "amqp" => amqp::parse_spec(src, section.rest).map(SourceSpec::Amqp),
+        "sql" => sql::parse_spec(src, section.rest).map(SourceSpec::Sql),
         _ => Err(unsupported(src, &section)),
+    }
+}
+
+/// Source types whose records come ready (rows), with no bytes to decode: no `[format]`.
+const RECORD_SOURCES: &[&str] = &["sql"];
+
+/// The connector's `[format]`: required, except for a source of ready records, where one is an
+/// error (it would be silently ignored).
+fn connector_format(
+    src: &Source<'_>,
+    table: &DeTable<'_>,
+) -> Result<Option<FormatSpec>, Diagnostics> {
+    let source_type = table
+        .get(SOURCE.section)
+        .and_then(|s| s.get_ref().as_table())
+        .and_then(|s| s.get("type"))
+        .and_then(|t| t.get_ref().as_str());
+    let Some(kind) = source_type.filter(|k| RECORD_SOURCES.contains(k)) else {
+        return section(src, table, &FORMAT)
+            .and_then(|s| format_spec(src, s))
+            .map(Some);
+    };
+    match table.get(FORMAT.section) {
+        None => Ok(None),
+        Some(format) => {
+            let message = format!(
+                "[format] does not apply to a {kind} source: its rows are records already; \
+                 remove the [format] table"
+            );
+            Err(src.diagnostic(format.span().start, message).into())
+        }
     }
 }
 
@@ -447,7 +476,8 @@ fn ignore(
     }
 }
 
-fn duration(
+/// The humantime duration written at `key` (`"2s"`, `"1m"`), or `default` when absent.
+pub(crate) fn duration(
     src: &Source<'_>,
     key: &str,
     value: Option<Spanned<String>>,

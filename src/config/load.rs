@@ -394,7 +394,11 @@ header = true                 # or columns = ["A", "B", ...]
             (Duration::from_secs(2), Duration::from_secs(5))
         );
         assert_eq!(s.ignore, [".*", "*.tmp", "*.part"]);
-        let f = c.format.csv().expect("a CSV format");
+        let f = c
+            .format
+            .as_ref()
+            .and_then(|f| f.csv())
+            .expect("a CSV format");
         assert_eq!(f.encoding, encoding_rs::GBK);
         assert_eq!((f.delimiter, f.quote, f.skip_lines), (b'|', b'"', 0));
         assert_eq!(f.columns, CsvColumns::Header);
@@ -522,13 +526,13 @@ header = true                 # or columns = ["A", "B", ...]
     #[test]
     fn unsupported_source_type_is_reported_at_its_value() {
         let d = Deployment::new();
-        let text = "system = \"pos\"\nmapping = \"pos_sales\"\n[source]\ntype = \"sql\"\n[format]\ntype = \"xlsx\"\n";
+        let text = "system = \"pos\"\nmapping = \"pos_sales\"\n[source]\ntype = \"mqtt\"\n[format]\ntype = \"xlsx\"\n";
         d.write("connectors/pos.toml", text);
         let file = d.path("connectors/pos.toml").display().to_string();
         assert_eq!(
             d.problems(),
             [format!(
-                "{file}:4:8: source type \"sql\" is not supported yet; supported: file, amqp"
+                "{file}:4:8: source type \"mqtt\" is not supported yet; supported: file, amqp, sql"
             )]
         );
     }
@@ -634,7 +638,11 @@ header = true                 # or columns = ["A", "B", ...]
             (s.after, s.marker.as_deref(), s.ignore.as_slice()),
             (After::Delete, Some(".done"), &["*.tmp".to_string()][..])
         );
-        let f = good[0].format.csv().expect("a CSV format");
+        let f = good[0]
+            .format
+            .as_ref()
+            .and_then(|f| f.csv())
+            .expect("a CSV format");
         assert_eq!((f.delimiter, f.quote, f.skip_lines), (b'\t', b'\'', 2));
         assert_eq!(f.columns, CsvColumns::Named(vec!["A".into(), "B".into()]));
         assert_eq!(

@@ -6,4 +6,5 @@ pub mod emit;
 pub mod file_drop;
 pub mod ingest;
 pub mod meta;
+pub mod sql;
 pub mod status;
