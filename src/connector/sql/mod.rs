@@ -42,8 +42,9 @@ const WATERMARK: &str = "watermark";
 const WINDOW: &str = "window";
 /// Longest pause between two attempts after a failure.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// How long a poll waits for a pooled connection.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a poll waits for a pooled connection (the pool retries connecting meanwhile) before
+/// it reports the database unreachable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running SQL connector.
 pub struct SqlSource {
@@ -61,7 +62,7 @@ enum Db {
 #[derive(Debug, thiserror::Error)]
 enum PollError {
     #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(String),
     #[error("{0}")]
     Key(#[from] KeyError),
     #[error("{0}")]
@@ -72,6 +73,20 @@ enum PollError {
     Position(String),
     #[error("the hub is stopping")]
     Stopped,
+}
+
+impl From<sqlx::Error> for PollError {
+    fn from(e: sqlx::Error) -> Self {
+        let message = match e {
+            sqlx::Error::PoolTimedOut => format!(
+                "no connection within {}s: the server refuses connections or does not answer \
+                 (is it running, is host:port right?)",
+                ACQUIRE_TIMEOUT.as_secs()
+            ),
+            other => other.to_string(),
+        };
+        PollError::Db(message)
+    }
 }
 
 /// The rows one poll takes, in poll order, and how many it read.
@@ -110,7 +125,7 @@ impl SqlSource {
                     backoff = Duration::from_secs(1);
                     self.source.interval
                 }
-                Err(PollError::Stopped) => break,
+                Err(_) if cancel.is_cancelled() => break,
                 Err(e) => {
                     status.backing_off(&e.to_string(), backoff);
                     tracing::warn!(connector = %self.pipeline.spec.id, database = %self.source.url, error = %e, retry_in = ?backoff, "SQL poll failed; retrying");
