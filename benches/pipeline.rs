@@ -149,7 +149,7 @@ fn connector(spool: &Path) -> ConnectorSpec {
             on_duplicate: OnDuplicate::Reprocess,
             max_inflated_bytes: omnibus::format::compressed::DEFAULT_MAX_INFLATED,
         }),
-        format: FormatSpec::Csv(csv_spec()),
+        format: Some(FormatSpec::Csv(csv_spec())),
         file: PathBuf::from("bench.toml"),
     }
 }
@@ -184,7 +184,8 @@ fn decode_pass(dir: &Path, mapping: &Mapping, path: &Path, wire: bool) -> (usize
     let time = omnibus::canonical::event::EventTime::now();
     let mut binder = omnibus::mapping::Binder::new(mapping);
     let mut done = 0usize;
-    for item in omnibus::format::decode(&spec.format, file, "bench".into(), "decode.csv".into()) {
+    let format = spec.format.as_ref().expect("a CSV connector");
+    for item in omnibus::format::decode(format, file, "bench".into(), "decode.csv".into()) {
         let record = item.expect("every generated row decodes");
         let bound = binder.bind(&record).expect("bind");
         let mapped = bound.eval(&record).expect("maps").pop().expect("kept");
@@ -347,7 +348,7 @@ impl HubRun {
         .expect("the repository's schemas load");
         let schema = mapping.schema_in(&schemas).expect("the mapping's schema");
         let job = Ingest {
-            format: &self.spec.format,
+            format: self.spec.format.as_ref(),
             mapping,
             schema: Some(&schema),
             emitter: &emitter,
@@ -444,7 +445,7 @@ fn sample_message(
         "{HEADER}\n1001,R000000001,1,2024-03-01 10:15:00,00001234,6901234500001,Item 5 农夫山泉,3,12.50,37.00\n"
     );
     let mut records = omnibus::format::decode(
-        &spec.format,
+        spec.format.as_ref().expect("a CSV connector"),
         line.as_bytes(),
         "bench".into(),
         "sample".into(),

@@ -4,7 +4,7 @@
 //! in one pass instead of one per run.
 
 use crate::canonical::schema::{Schema, Schemas};
-use crate::config::connector::{ConnectorSpec, CsvColumns};
+use crate::config::connector::{ConnectorSpec, CsvColumns, FormatSpec};
 use crate::config::load;
 use crate::mapping::Mapping;
 use std::path::{Path, PathBuf};
@@ -129,7 +129,8 @@ fn parent_set(path: &str, sets: &impl Fn(&str) -> bool) -> bool {
 
 /// Columns a mapping reads that a connector's declared columns (`columns = [...]`) lack.
 fn against_columns(mapping: &Mapping, connector: &ConnectorSpec) -> Vec<String> {
-    let Some(CsvColumns::Named(columns)) = connector.format.csv().map(|csv| &csv.columns) else {
+    let csv = connector.format.as_ref().and_then(FormatSpec::csv);
+    let Some(CsvColumns::Named(columns)) = csv.map(|csv| &csv.columns) else {
         return Vec::new();
     };
     let rows = mapping.group().map(|g| g.into.as_str());

@@ -14,6 +14,7 @@ use crate::connector::http_push::HttpPushSource;
 use crate::connector::http_push::listener::{self, ListenError, Routes};
 use crate::connector::ingest::Pipeline;
 use crate::connector::mqtt::MqttSource;
+use crate::connector::sql::SqlSource;
 use crate::connector::status::{Phase, Registry};
 use crate::mapping::Mapping;
 use crate::route::Publisher;
@@ -252,6 +253,11 @@ async fn run_connector(
         SourceSpec::HttpPoll(source) => {
             let source = HttpPollSpec::clone(source);
             HttpPollSource { pipeline, source }.run(cancel).await
+        }
+        SourceSpec::Sql(source) => {
+            let source = source.clone();
+            SqlSource { pipeline, source }.run(cancel).await;
+            Ok(())
         }
     }
 }

@@ -497,7 +497,9 @@ fn scaffold(args: ScaffoldArgs) -> anyhow::Result<ExitCode> {
 fn connector_format(config: &Path, id: &str) -> anyhow::Result<FormatSpec> {
     let HubFiles { connectors, .. } = load::load(config).map_err(|d| anyhow::anyhow!("{d}"))?;
     match connectors.into_iter().find(|c| c.id == id) {
-        Some(spec) => Ok(spec.format),
+        Some(spec) => spec.format.with_context(|| {
+            format!("connector \"{id}\" reads rows from a database and has no [format]")
+        }),
         None => bail!(
             "no connector \"{id}\" in the deployment of {}",
             config.display()

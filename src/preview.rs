@@ -34,6 +34,13 @@ pub fn preview_file(
 ) -> Result<(), String> {
     let emitter = Emitter::new(spec, mapping.event_type()).map_err(|e| e.to_string())?;
     let name: Arc<str> = path.display().to_string().into();
+    let Some(format) = spec.format.as_ref() else {
+        return Err(format!(
+            "connector {} reads its records from a database and has no [format] to decode \
+             {name} with; check its mapping with `omnibus test` (the mapping's examples)",
+            spec.id
+        ));
+    };
     let file = std::fs::File::open(path).map_err(|e| format!("{name}: {e}"))?;
     let mut mapper = Mapper::new(mapping, schema.cloned());
     let time = EventTime::now();
@@ -44,11 +51,12 @@ pub fn preview_file(
         SourceSpec::Amqp(_)
         | SourceSpec::Mqtt(_)
         | SourceSpec::HttpPush(_)
-        | SourceSpec::HttpPoll(_) => crate::format::compressed::DEFAULT_MAX_INFLATED,
+        | SourceSpec::HttpPoll(_)
+        | SourceSpec::Sql(_) => crate::format::compressed::DEFAULT_MAX_INFLATED,
     };
     let connector = Arc::clone(emitter.connector());
     format::decode_file(
-        &spec.format,
+        format,
         file,
         &name,
         &connector,

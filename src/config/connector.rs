@@ -19,7 +19,8 @@ pub struct ConnectorSpec {
     pub routing_key: Option<String>,
     pub content_mode: ContentMode,
     pub source: SourceSpec,
-    pub format: FormatSpec,
+    /// `[format]`; `None` only for sources whose records come ready (`sql` rows).
+    pub format: Option<FormatSpec>,
     /// The connector file, for messages.
     pub file: PathBuf,
 }
@@ -42,6 +43,7 @@ pub enum SourceSpec {
     Mqtt(crate::connector::mqtt::MqttSourceSpec),
     HttpPush(crate::connector::http_push::HttpPushSpec),
     HttpPoll(Box<crate::connector::http_poll::HttpPollSpec>),
+    Sql(crate::connector::sql::SqlSourceSpec),
 }
 
 /// `[source] type = "file"`.

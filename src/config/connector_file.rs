@@ -11,7 +11,7 @@ use super::connector::{
 };
 use super::diagnostic::{Diagnostic, Diagnostics, keep, line_col};
 use super::toml_de::{Source, did_you_mean};
-use crate::connector::{amqp, http_poll, http_push, mqtt};
+use crate::connector::{amqp, http_poll, http_push, mqtt, sql};
 use crate::format::charset::{Charset, InvalidBytes};
 use crate::format::{edifact, fixed_width, json, xlsx, xml};
 use serde::Deserialize;
@@ -22,18 +22,15 @@ use std::time::Duration;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-/// A section dispatched on its `type`: the types that work today, and those the contract names
-/// for later.
+/// A section dispatched on its `type`, and the types it takes.
 struct Kinds {
     section: &'static str,
     now: &'static [&'static str],
-    later: &'static [&'static str],
 }
 
 const SOURCE: Kinds = Kinds {
     section: "source",
-    now: &["file", "amqp", "mqtt", "http_push", "http_poll"],
-    later: &["sql"],
+    now: &["file", "amqp", "mqtt", "http_push", "http_poll", "sql"],
 };
 
 const FORMAT: Kinds = Kinds {
@@ -47,7 +44,6 @@ const FORMAT: Kinds = Kinds {
         "edifact",
         "xlsx",
     ],
-    later: &[],
 };
 
 const DEFAULT_SETTLE: Duration = Duration::from_secs(2);
@@ -124,10 +120,7 @@ pub fn parse_connector(
         &mut found,
         section(src, &table, &SOURCE).and_then(|s| source_spec(src, s)),
     );
-    let format = keep(
-        &mut found,
-        section(src, &table, &FORMAT).and_then(|s| format_spec(src, s)),
-    );
+    let format = keep(&mut found, connector_format(src, &table));
     let top = src.deserialize::<ConnectorFile>(Spanned::new(span, DeValue::Table(table)), "");
     let top = keep(&mut found, top.and_then(|top| top.check(src, mappings_dir)));
     match (top, source, format) {
@@ -202,7 +195,7 @@ impl Top {
         self,
         src: &Source<'_>,
         source: SourceSpec,
-        format: FormatSpec,
+        format: Option<FormatSpec>,
     ) -> ParsedConnector {
         ParsedConnector {
             spec: ConnectorSpec {
@@ -322,23 +315,17 @@ fn section<'a>(
     })
 }
 
-/// `source type "sql" is not supported yet; supported: file`, or a typo's suggestion.
+/// `unknown source type "fiel"; did you mean "file"?`, or the list of supported types.
 fn unsupported(src: &Source<'_>, section: &Section<'_>) -> Diagnostics {
-    let Kinds {
-        section: name,
-        now,
-        later,
-    } = section.kinds;
+    let Kinds { section: name, now } = section.kinds;
     let kind = section.kind.get_ref();
-    let supported = now.join(", ");
-    let message = if later.contains(&kind.as_str()) {
-        format!("{name} type \"{kind}\" is not supported yet; supported: {supported}")
-    } else {
-        let known: Vec<String> = now.iter().chain(*later).map(|k| k.to_string()).collect();
-        match did_you_mean(kind, &known) {
-            Some(best) => format!("unknown {name} type \"{kind}\"; did you mean \"{best}\"?"),
-            None => format!("unknown {name} type \"{kind}\"; supported: {supported}"),
-        }
+    let known: Vec<String> = now.iter().map(|k| k.to_string()).collect();
+    let message = match did_you_mean(kind, &known) {
+        Some(best) => format!("unknown {name} type \"{kind}\"; did you mean \"{best}\"?"),
+        None => format!(
+            "unknown {name} type \"{kind}\"; supported: {}",
+            now.join(", ")
+        ),
     };
     src.diagnostic(section.kind.span().start, message).into()
 }
@@ -354,7 +341,39 @@ fn source_spec(src: &Source<'_>, section: Section<'_>) -> Result<SourceSpec, Dia
         "http_push" => http_push::parse_spec(src, section.rest).map(SourceSpec::HttpPush),
         "http_poll" => http_poll::parse_spec(src, section.rest)
             .map(|spec| SourceSpec::HttpPoll(Box::new(spec))),
+        "sql" => sql::parse_spec(src, section.rest).map(SourceSpec::Sql),
         _ => Err(unsupported(src, &section)),
+    }
+}
+
+/// Source types whose records come ready (rows), with no bytes to decode: no `[format]`.
+const RECORD_SOURCES: &[&str] = &["sql"];
+
+/// The connector's `[format]`: required, except for a source of ready records, where one is an
+/// error (it would be silently ignored).
+fn connector_format(
+    src: &Source<'_>,
+    table: &DeTable<'_>,
+) -> Result<Option<FormatSpec>, Diagnostics> {
+    let source_type = table
+        .get(SOURCE.section)
+        .and_then(|s| s.get_ref().as_table())
+        .and_then(|s| s.get("type"))
+        .and_then(|t| t.get_ref().as_str());
+    let Some(kind) = source_type.filter(|k| RECORD_SOURCES.contains(k)) else {
+        return section(src, table, &FORMAT)
+            .and_then(|s| format_spec(src, s))
+            .map(Some);
+    };
+    match table.get(FORMAT.section) {
+        None => Ok(None),
+        Some(format) => {
+            let message = format!(
+                "[format] does not apply to a {kind} source: its rows are records already; \
+                 remove the [format] table"
+            );
+            Err(src.diagnostic(format.span().start, message).into())
+        }
     }
 }
 
@@ -451,7 +470,8 @@ fn ignore(
     }
 }
 
-fn duration(
+/// The humantime duration written at `key` (`"2s"`, `"1m"`), or `default` when absent.
+pub(crate) fn duration(
     src: &Source<'_>,
     key: &str,
     value: Option<Spanned<String>>,

@@ -2,6 +2,9 @@
 //! way for every connector: decode it on a blocking thread, map each record, publish each event
 //! (or dead-letter each bad record), and wait until every one is settled before the source may
 //! acknowledge the input (move the file, ack the message, answer 2xx, save the cursor).
+//!
+//! A source whose records come ready (the rows of a SQL query) hands them to
+//! [`Ingest::records`]: they skip decoding and take the same path from the mapper on.
 
 use super::file_drop::Tally;
 use crate::canonical::Event;
@@ -82,7 +85,7 @@ impl Pipeline {
     /// Ingests through this pipeline until `cancel` fires.
     pub fn ingest<'a>(&'a self, cancel: &'a CancellationToken) -> Ingest<'a> {
         Ingest {
-            format: &self.spec.format,
+            format: self.spec.format.as_ref(),
             mapping: &self.mapping,
             schema: Some(&self.schema),
             emitter: &self.emitter,
@@ -107,7 +110,8 @@ pub enum Failures {
 
 /// The parts of a connector that ingesting an input needs.
 pub struct Ingest<'a> {
-    pub format: &'a FormatSpec,
+    /// `None` for a connector whose records come ready ([`Ingest::records`]).
+    pub format: Option<&'a FormatSpec>,
     pub mapping: &'a Mapping,
     /// The schema every event is checked against.
     pub schema: Option<&'a Arc<Schema>>,
@@ -202,6 +206,17 @@ impl Ingest<'_> {
         self.whole(letter, tally).await
     }
 
+    /// Publishes records a source made itself (rows of a query), named `name` in logs, each with
+    /// its own origin; a record that could not be made is dead-lettered at the decode stage.
+    /// Returns the tally once all are settled.
+    pub async fn records(
+        &self,
+        name: Arc<str>,
+        records: Vec<Result<Record, RecordError>>,
+    ) -> Result<Tally, IngestError> {
+        self.ingest(Source::Records(records), name, None, 0).await
+    }
+
     /// Dead-letters a message refused as a whole and waits for the letter to be settled.
     async fn whole(&self, letter: DeadLetter, tally: Tally) -> Result<Tally, IngestError> {
         let mut run = Run {
@@ -228,7 +243,8 @@ impl Ingest<'_> {
         key: Option<&FileKey>,
         resume: u64,
     ) -> Result<Tally, IngestError> {
-        let mut rx = spawn_decoder(self.format.clone(), source, self.emitter.connector(), &name);
+        let format = self.format.cloned();
+        let mut rx = spawn_decoder(format, source, self.emitter.connector(), &name);
         let mut run = Run {
             key,
             batch: Batch::resuming(resume),
@@ -568,13 +584,16 @@ enum Source {
     /// A message body, decoded as it is (shared with the caller, which keeps it for a dead
     /// letter of the whole body), and the attributes its records get.
     Body(Bytes, Meta),
+    /// Records made by the source, not decoded from bytes.
+    Records(Vec<Result<Record, RecordError>>),
 }
 
 /// Decodes on a blocking thread, sending records in chunks; stops when the receiver goes away. A
 /// compressed file is inflated (at most `max_inflated` bytes per input); each entry of a zip
-/// archive is decoded in turn, its records named `archive.zip!entry`.
+/// archive is decoded in turn, its records named `archive.zip!entry`. Ready records are passed
+/// on as they are; bytes with no `format` to decode them are refused as unusable.
 fn spawn_decoder(
-    format: FormatSpec,
+    format: Option<FormatSpec>,
     source: Source,
     connector: &Arc<str>,
     name: &Arc<str>,
@@ -586,8 +605,19 @@ fn spawn_decoder(
             tx,
             chunk: Vec::with_capacity(CHUNK),
         };
-        match source {
-            Source::File(file, max_inflated) => format::decode_file(
+        match (source, format) {
+            (Source::Records(records), _) => {
+                for item in records {
+                    if !chunks.push(item.map_err(DecodeError::Record)) {
+                        break;
+                    }
+                }
+            }
+            (Source::File(..) | Source::Body(..), None) => {
+                let reason = "the connector has no [format] to decode its input with".to_string();
+                chunks.push(Err(DecodeError::Input { line: 0, reason }));
+            }
+            (Source::File(file, max_inflated), Some(format)) => format::decode_file(
                 &format,
                 file,
                 &name,
@@ -595,7 +625,7 @@ fn spawn_decoder(
                 max_inflated,
                 &mut |_, item| chunks.push(item),
             ),
-            Source::Body(body, meta) => {
+            (Source::Body(body, meta), Some(format)) => {
                 let records = format::decode(&format, &body[..], connector, Arc::clone(&name));
                 let mut attacher = meta.attacher();
                 for mut item in records {

@@ -9,4 +9,5 @@ pub mod http_push;
 pub mod ingest;
 pub mod meta;
 pub mod mqtt;
+pub mod sql;
 pub mod status;

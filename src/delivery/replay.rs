@@ -42,7 +42,8 @@ impl fmt::Display for Failure {
 /// Replays the letters of one connector with its current format and mapping.
 #[derive(Debug)]
 pub struct Replayer {
-    format: FormatSpec,
+    /// `None` for a connector whose records come ready (SQL rows).
+    format: Option<FormatSpec>,
     mapping: Mapping,
     schema: Option<Arc<Schema>>,
     emitter: Emitter,
@@ -127,14 +128,28 @@ impl Replayer {
             None => None,
         };
         match decoded {
-            Some(Decoded::Record(fields)) => Ok(vec![record_of(fields, &self.format, letter)]),
+            Some(Decoded::Record(fields)) => {
+                Ok(vec![record_of(fields, self.format.as_ref(), letter)])
+            }
             Some(Decoded::Tree(tree)) => Ok(vec![Record {
                 origin: origin_of(letter),
                 body: Body::Tree(tree),
             }]),
-            Some(Decoded::Header(names)) => decode_raw(&self.format, Some(names), letter),
-            None => decode_raw(&self.format, None, letter),
+            Some(Decoded::Header(names)) => decode_raw(self.raw_format()?, Some(names), letter),
+            None => decode_raw(self.raw_format()?, None, letter),
         }
+    }
+
+    /// The format raw bytes decode with; a connector of ready records has none.
+    fn raw_format(&self) -> Result<&FormatSpec, Failure> {
+        self.format.as_ref().ok_or_else(|| {
+            failure(
+                Stage::Decode,
+                "the record could not be read from its source and the connector has no [format] \
+                 to decode it again; fix the source (e.g. cast the column in the query) and read \
+                 it again (`omnibus offsets reset`)",
+            )
+        })
     }
 }
 
@@ -162,8 +177,14 @@ fn origin_of(letter: &Letter) -> Origin {
 }
 
 /// A record from its stored fields (column → value, in stored order).
-fn record_of(fields: Vec<(String, String)>, format: &FormatSpec, letter: &Letter) -> Record {
-    let delimiter = format.csv().map_or(b',', |csv| csv.delimiter);
+fn record_of(
+    fields: Vec<(String, String)>,
+    format: Option<&FormatSpec>,
+    letter: &Letter,
+) -> Record {
+    let delimiter = format
+        .and_then(FormatSpec::csv)
+        .map_or(b',', |csv| csv.delimiter);
     let (names, values): (Vec<String>, Vec<String>) = fields.into_iter().unzip();
     Record::row(
         origin_of(letter),

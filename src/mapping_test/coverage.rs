@@ -49,10 +49,10 @@ pub struct Columns {
 /// The columns `spec`'s format names, if it names them rather than reading a header.
 pub fn connector_columns(spec: &ConnectorSpec) -> Option<Columns> {
     match &spec.format {
-        FormatSpec::Csv(CsvSpec {
+        Some(FormatSpec::Csv(CsvSpec {
             columns: CsvColumns::Named(names),
             ..
-        }) if !names.is_empty() => Some(Columns {
+        })) if !names.is_empty() => Some(Columns {
             source: format!("connector {}", spec.id),
             names: names.clone(),
         }),
@@ -64,7 +64,8 @@ pub fn connector_columns(spec: &ConnectorSpec) -> Option<Columns> {
 pub fn sample_columns(spec: &ConnectorSpec, sample: &Path) -> Option<Columns> {
     let file = std::fs::File::open(sample).ok()?;
     let name = sample.display().to_string();
-    let mut records = format::decode(&spec.format, file, spec.id.as_str().into(), name.into());
+    let format = spec.format.as_ref()?;
+    let mut records = format::decode(format, file, spec.id.as_str().into(), name.into());
     let columns = records.find_map(|item| match item {
         Ok(record) => Some(record.columns().cloned()),
         Err(DecodeError::Record(e)) => e.columns.map(Some),

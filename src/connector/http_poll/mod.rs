@@ -219,12 +219,9 @@ impl HttpPollSource {
         if tally.failed > 0 {
             tracing::warn!(connector = %self.pipeline.spec.id, page = %shown, failed = tally.failed, "records of the page were dead-lettered");
         }
-        let seen = match &self.source.watermark {
-            Some(WatermarkSpec::Field { field, .. }) => {
-                let (format, connector) = (
-                    &self.pipeline.spec.format,
-                    self.pipeline.emitter.connector(),
-                );
+        let seen = match (&self.source.watermark, &self.pipeline.spec.format) {
+            (Some(WatermarkSpec::Field { field, .. }), Some(format)) => {
+                let connector = self.pipeline.emitter.connector();
                 watermark::largest(format, body, field, connector, &name).await
             }
             _ => None,

@@ -103,7 +103,7 @@ impl Endpoint {
             .unwrap_or_default();
         let accepted = self.source.content_types.as_slice();
         let kind = ContentKind::of(content_type).filter(|k| accepted.contains(k));
-        let form_readable = matches!(self.pipeline.spec.format, FormatSpec::Json(_));
+        let form_readable = matches!(self.pipeline.spec.format, Some(FormatSpec::Json(_)));
         match kind {
             Some(ContentKind::Form) if !form_readable => Err(Refusal::Unsupported(
                 "form bodies are read as JSON, but this connector's [format] is not json".into(),
