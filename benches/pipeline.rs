@@ -562,7 +562,7 @@ fn bench_rss(dir: &Path) {
     std::fs::write(
         root.join("config/omnibus.toml"),
         format!(
-            "[broker]\nurl = \"{BROKER}\"\nexchange = \"{}\"\ndead_letter_exchange = \"{}\"\ndead_letter_queue = \"{}\"\n",
+            "[broker]\nurl = \"{BROKER}\"\nexchange = \"{}\"\ndead_letter_exchange = \"{}\"\ndead_letter_queue = \"{}\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
             names.exchange, names.dead_exchange, names.dead_queue
         ),
     )

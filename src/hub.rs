@@ -3,6 +3,7 @@
 //! failing connector from stopping the others (it is restarted with backoff), and stops everything
 //! on cancellation.
 
+use crate::admin::{self, Admin, AdminError};
 use crate::canonical::schema::{Schema, Schemas};
 use crate::config::connector::{ConnectorSpec, SourceSpec};
 use crate::config::hub::{DeliveryConfig, HubConfig};
@@ -66,6 +67,8 @@ pub enum HubError {
     Schemas(Vec<String>),
     #[error(transparent)]
     Ingest(#[from] ListenError),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
 }
 
 /// What every connector task shares.
@@ -98,6 +101,7 @@ pub async fn run(
         true => Some(listener::bind(&hub.ingest.listen).await?),
         false => None,
     };
+    let admin = admin::bind(&hub.admin.listen).await?;
     let settings = publisher_settings(hub, Some(store.clone()));
     let (publisher, publisher_task) = Publisher::spawn(settings, cancel.clone());
     let pruning = tokio::spawn(prune_dedupe(
@@ -113,30 +117,35 @@ pub async fn run(
         routes: Routes::default(),
     };
     let tracker = TaskTracker::new();
-    let mut started = 0;
+    let mut started = Vec::new();
     for spec in connectors {
         match Mapping::load_checked(&hub.paths.mappings, &spec.mapping, &schemas) {
             Ok((mapping, schema)) => {
-                started += 1;
+                let spec = Arc::new(spec);
+                started.push(Arc::clone(&spec));
                 let mapped = (Arc::new(mapping), schema);
-                tracker.spawn(supervise(
-                    Arc::new(spec),
-                    mapped,
-                    shared.clone(),
-                    cancel.clone(),
-                ));
+                tracker.spawn(supervise(spec, mapped, shared.clone(), cancel.clone()));
             }
             Err(problem) => {
                 tracing::error!(connector = %spec.id, "connector not started; {problem}");
             }
         }
     }
-    if let Some(ingest) = ingest.filter(|_| started > 0) {
+    let running = started.len();
+    if let Some(ingest) = ingest.filter(|_| running > 0) {
         let routes = shared.routes.clone();
         tracker.spawn(listener::serve(ingest, routes, cancel.clone()));
     }
+    started.sort_by(|a, b| a.id.cmp(&b.id));
+    let view = Admin {
+        status: shared.status.clone(),
+        connectors: Arc::new(started),
+        broker: shared.publisher.watch_state(),
+        store: store.clone(),
+    };
+    tracker.spawn(admin::serve(admin, view, cancel.clone()));
     tracker.close();
-    tracing::info!(connectors = started, "hub running");
+    tracing::info!(connectors = running, "hub running");
     drop(shared);
     tracker.wait().await;
     let _ = publisher_task.await;

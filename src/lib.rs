@@ -5,6 +5,7 @@
 //! (event and wire form) → [`route`] (publisher) → RabbitMQ, with [`delivery`] carrying the
 //! acknowledgement back to the source. [`config`] loads the ops-facing files; [`hub`] supervises it all.
 
+pub mod admin;
 pub mod canonical;
 pub mod check;
 pub mod config;

@@ -102,6 +102,15 @@ enum Command {
         #[arg(long)]
         idle: Option<u64>,
     },
+    /// Print a running hub's connectors (state, last success, last error) from its admin API.
+    Status {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The admin API's base URL; by default from `[admin] listen` in the hub file. Sends the
+        /// token in OMNIBUS_ADMIN_TOKEN when it is set.
+        #[arg(long)]
+        admin: Option<String>,
+    },
     /// Dead letters kept in the state store: list, show, replay after a fix, purge.
     Dlq {
         #[command(subcommand)]
@@ -320,6 +329,7 @@ fn main() -> ExitCode {
             limit,
             idle,
         } => tail(config.config, pattern, limit, idle),
+        Command::Status { config, admin } => status(config.config, admin),
         Command::Dlq { command } => dlq_command(command),
         Command::Offsets { command } => offsets_command(command),
     };
@@ -575,6 +585,18 @@ fn deployment_schema(config: &Path, event_type: &str) -> anyhow::Result<Option<A
         );
     }
     Ok(schema)
+}
+
+fn status(config: PathBuf, admin: Option<String>) -> anyhow::Result<ExitCode> {
+    use omnibus::ops::status;
+    let base = match admin {
+        Some(url) => url,
+        None => status::base_url(&omnibus::ops::hub_config(&config)?.admin.listen),
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let connectors = runtime.block_on(status::fetch(&base))?;
+    print!("{}", status::table(&connectors));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn tail(

@@ -46,6 +46,20 @@ pub enum SourceSpec {
     Sql(crate::connector::sql::SqlSourceSpec),
 }
 
+impl SourceSpec {
+    /// The source's `type`, as written in connector files.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceSpec::File(_) => "file",
+            SourceSpec::Amqp(_) => "amqp",
+            SourceSpec::Mqtt(_) => "mqtt",
+            SourceSpec::HttpPush(_) => "http_push",
+            SourceSpec::HttpPoll(_) => "http_poll",
+            SourceSpec::Sql(_) => "sql",
+        }
+    }
+}
+
 /// `[source] type = "file"`.
 #[derive(Debug, Clone)]
 pub struct FileSourceSpec {

@@ -1,10 +1,11 @@
 //! Operations commands on a deployment's state: `omnibus dlq` ([`dlq`]: list, show, purge and
-//! replay dead letters) and `omnibus offsets` ([`offsets`]: show and reset what connectors have
-//! taken). Each returns data or an [`OpsError`]; the command line prints them, with the renderings
+//! replay dead letters), `omnibus offsets` ([`offsets`]: show and reset what connectors have
+//! taken) and `omnibus status` ([`status`]: a running hub's connectors, from its admin API). Each returns data or an [`OpsError`]; the command line prints them, with the renderings
 //! here.
 
 pub mod dlq;
 pub mod offsets;
+pub mod status;
 
 use crate::config::hub::HubConfig;
 use crate::config::load;

@@ -79,7 +79,7 @@ impl Deployment {
         let hub = format!(
             "[broker]\nurl = \"{BROKER}\"\nexchange = \"{}\"\ndead_letter_exchange = \"{}\"\n\
              dead_letter_queue = \"{}\"\nconfirm_window = 64\n[paths]\nconnectors = \"../connectors\"\n\
-             mappings = \"{}\"\nschemas = \"../schemas\"\n",
+             mappings = \"{}\"\nschemas = \"../schemas\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
             d.exchange,
             d.dead_exchange,
             d.dead_queue,

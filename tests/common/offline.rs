@@ -13,7 +13,7 @@ pub fn deployment() -> tempfile::TempDir {
     std::fs::write(
         dir.path().join("config/omnibus.toml"),
         format!(
-            "[broker]\nurl = \"amqp://127.0.0.1:1/%2f\"\n[paths]\nschemas = \"{}\"\n",
+            "[broker]\nurl = \"amqp://127.0.0.1:1/%2f\"\n[admin]\nlisten = \"127.0.0.1:0\"\n[paths]\nschemas = \"{}\"\n",
             concat!(env!("CARGO_MANIFEST_DIR"), "/schemas")
         ),
     )

@@ -142,6 +142,12 @@ impl Publisher {
     pub fn state(&self) -> BrokerState {
         self.state.borrow().clone()
     }
+
+    /// Follows the broker connection's state (without keeping the publisher open, as a clone of
+    /// the handle would).
+    pub fn watch_state(&self) -> watch::Receiver<BrokerState> {
+        self.state.clone()
+    }
 }
 
 /// What the publisher task tells its handles.

@@ -1,0 +1,276 @@
+//! The admin HTTP API (axum) on `[admin] listen`, separate from the webhook listener: liveness
+//! (`GET /health`), readiness (`GET /ready`: broker connected and confirming, state store
+//! writable) and each connector's state (`GET /api/connectors`, `GET /api/connectors/{id}`), as
+//! JSON with stable field names (docs/admin-api.md).
+//!
+//! It listens on loopback by default. On any other address it requires a bearer token, read from
+//! the environment variable [`TOKEN_ENV`] when the hub starts; without one the hub refuses to
+//! start, so the API is never open to the network by accident.
+
+mod view;
+
+use crate::config::connector::ConnectorSpec;
+use crate::connector::status::Registry;
+use crate::route::publisher::BrokerState;
+use crate::state::Store;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use hmac::{KeyInit, Mac};
+use serde_json::json;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+pub use view::ConnectorView;
+
+/// The environment variable holding the admin API's bearer token.
+pub const TOKEN_ENV: &str = "OMNIBUS_ADMIN_TOKEN";
+
+/// Why the admin API could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(
+        "cannot listen for the admin API on {address} ([admin] listen in the hub file): {reason}"
+    )]
+    Listen { address: String, reason: String },
+    #[error(
+        "the admin API listens on {address}, which is not loopback: set {TOKEN_ENV} to a bearer token callers must send, or listen on 127.0.0.1"
+    )]
+    NoToken { address: String },
+}
+
+/// What the admin API reads.
+#[derive(Clone)]
+pub struct Admin {
+    pub status: Registry,
+    /// The running connectors, in id order.
+    pub connectors: Arc<Vec<Arc<ConnectorSpec>>>,
+    /// The broker connection's state.
+    pub broker: watch::Receiver<BrokerState>,
+    pub store: Store,
+}
+
+/// A bound admin listener and the token it requires, if any.
+pub struct Bound {
+    listener: TcpListener,
+    token: Option<Arc<[u8]>>,
+}
+
+/// Binds `address`; a non-loopback address needs [`TOKEN_ENV`] set (checked before binding when
+/// the address is an IP address, after it otherwise).
+pub async fn bind(address: &str) -> Result<Bound, AdminError> {
+    let token = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty());
+    let open = |ip: IpAddr| !ip.is_loopback() && token.is_none();
+    let no_token = || AdminError::NoToken {
+        address: address.to_string(),
+    };
+    if address.parse::<SocketAddr>().is_ok_and(|a| open(a.ip())) {
+        return Err(no_token());
+    }
+    let listen_error = |reason: String| AdminError::Listen {
+        address: address.to_string(),
+        reason,
+    };
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|e| listen_error(e.to_string()))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| listen_error(e.to_string()))?;
+    if open(local.ip()) {
+        return Err(no_token());
+    }
+    Ok(Bound {
+        listener,
+        token: token.map(|t| Arc::from(t.into_bytes())),
+    })
+}
+
+/// Serves the admin API until `cancel` fires.
+pub async fn serve(bound: Bound, admin: Admin, cancel: CancellationToken) {
+    let Bound { listener, token } = bound;
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::info!(address = %address, "admin API listening");
+    let app = router(admin, token);
+    let server = axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned());
+    if let Err(e) = server.await {
+        tracing::error!(address = %address, error = %e, "admin API failed; the connectors keep running");
+    }
+}
+
+fn router(admin: Admin, token: Option<Arc<[u8]>>) -> Router {
+    let api = Router::new()
+        .route("/ready", get(ready))
+        .route("/api/connectors", get(connectors))
+        .route("/api/connectors/{id}", get(connector))
+        .fallback(not_found)
+        .with_state(admin);
+    let api = match token {
+        Some(token) => api.layer(middleware::from_fn(move |req: Request, next: Next| {
+            let token = Arc::clone(&token);
+            async move { authorize(&token, req, next).await }
+        })),
+        None => api,
+    };
+    Router::new().route("/health", get(health)).merge(api)
+}
+
+/// Lets a request through when it carries the token (compared in constant time).
+async fn authorize(token: &[u8], req: Request, next: Next) -> Response {
+    let sent = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match sent {
+        Some(sent) if same_token(token, sent.as_bytes()) => next.run(req).await,
+        Some(_) => error(StatusCode::FORBIDDEN, "wrong bearer token"),
+        None => error(
+            StatusCode::UNAUTHORIZED,
+            &format!("send Authorization: Bearer <the token in {TOKEN_ENV}>"),
+        ),
+    }
+}
+
+/// Constant-time equality of two tokens: their HMACs under one key are compared with
+/// `verify_slice`.
+fn same_token(expected: &[u8], sent: &[u8]) -> bool {
+    type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+    const KEY: &[u8] = b"omnibus admin token";
+    let (Ok(mut want), Ok(mut got)) = (
+        HmacSha256::new_from_slice(KEY),
+        HmacSha256::new_from_slice(KEY),
+    ) else {
+        return false;
+    };
+    want.update(expected);
+    got.update(sent);
+    got.verify_slice(&want.finalize().into_bytes()).is_ok()
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// 200 when the broker is connected and the state store writable, 503 otherwise, with each check.
+async fn ready(State(admin): State<Admin>) -> Response {
+    let state = admin.broker.borrow().clone();
+    let broker = match state {
+        BrokerState::Connected => json!({"ok": true, "state": "connected"}),
+        BrokerState::Connecting => json!({"ok": false, "state": "connecting"}),
+        BrokerState::Unreachable(reason) => {
+            json!({"ok": false, "state": "unreachable", "error": reason})
+        }
+    };
+    let store = admin.store.is_healthy();
+    let ready = broker["ok"] == true && store;
+    let body = json!({
+        "ready": ready,
+        "checks": {
+            "config": {"ok": true, "connectors": admin.connectors.len()},
+            "broker": broker,
+            "state_store": {"ok": store},
+        }
+    });
+    let status = match ready {
+        true => StatusCode::OK,
+        false => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn connectors(State(admin): State<Admin>) -> Json<serde_json::Value> {
+    let views: Vec<ConnectorView> = admin
+        .connectors
+        .iter()
+        .map(|spec| ConnectorView::of(spec, &admin.status.handle(&spec.id).get()))
+        .collect();
+    Json(json!({ "connectors": views }))
+}
+
+async fn connector(State(admin): State<Admin>, Path(id): Path<String>) -> Response {
+    match admin.connectors.iter().find(|spec| spec.id == id) {
+        Some(spec) => {
+            let view = ConnectorView::of(spec, &admin.status.handle(&spec.id).get());
+            Json(view).into_response()
+        }
+        None => error(StatusCode::NOT_FOUND, &format!("no connector \"{id}\"")),
+    }
+}
+
+async fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no such endpoint; see docs/admin-api.md",
+    )
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    async fn get(app: &Router, path: &str, token: Option<&str>) -> StatusCode {
+        let mut request = axum::http::Request::get(path);
+        if let Some(token) = token {
+            request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = request.body(Body::empty()).expect("request");
+        app.clone().oneshot(request).await.expect("answer").status()
+    }
+
+    fn admin() -> Admin {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Admin {
+            status: Registry::default(),
+            connectors: Arc::new(Vec::new()),
+            broker: watch::channel(BrokerState::Connecting).1,
+            store: Store::open(dir.path()).expect("store"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_guards_everything_but_health() {
+        let app = router(admin(), Some(Arc::from(&b"s3cr3t"[..])));
+        assert_eq!(get(&app, "/health", None).await, StatusCode::OK);
+        assert_eq!(
+            get(&app, "/api/connectors", None).await,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            get(&app, "/api/connectors", Some("nope")).await,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            get(&app, "/api/connectors", Some("s3cr3t")).await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            get(&app, "/ready", Some("s3cr3t")).await,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready while the broker is connecting"
+        );
+    }
+
+    #[test]
+    fn tokens_match_only_when_equal() {
+        assert!(same_token(b"s3cr3t", b"s3cr3t"));
+        assert!(!same_token(b"s3cr3t", b"s3cr3"));
+        assert!(!same_token(b"s3cr3t", b""));
+    }
+}

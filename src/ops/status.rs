@@ -1,0 +1,136 @@
+//! `omnibus status`: the running hub's connectors as a table, read from its admin API
+//! (`GET /api/connectors`), the same states the status page shows.
+
+use crate::admin::{ConnectorView, TOKEN_ENV};
+
+/// Why the hub's state could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error(
+        "cannot reach the hub's admin API at {url}: {reason} (is the hub running? [admin] listen in the hub file, or --admin URL)"
+    )]
+    Unreachable { url: String, reason: String },
+    #[error("the admin API at {url} answered what is not a connector list: {reason}")]
+    Unreadable { url: String, reason: String },
+    #[error("the admin API at {url} answered {status}: {body}")]
+    Refused {
+        url: String,
+        status: u16,
+        body: String,
+    },
+}
+
+#[derive(serde::Deserialize)]
+struct Listing {
+    connectors: Vec<ConnectorView>,
+}
+
+/// The admin API's base URL for a `[admin] listen` address: an address listening on every
+/// interface is asked on loopback.
+pub fn base_url(listen: &str) -> String {
+    let listen = listen
+        .strip_prefix("0.0.0.0:")
+        .map(|port| format!("127.0.0.1:{port}"))
+        .or_else(|| {
+            listen
+                .strip_prefix("[::]:")
+                .map(|port| format!("[::1]:{port}"))
+        })
+        .unwrap_or_else(|| listen.to_string());
+    format!("http://{listen}")
+}
+
+/// Reads every connector's state from the admin API at `base` (sending the token in
+/// [`TOKEN_ENV`], when set).
+pub async fn fetch(base: &str) -> Result<Vec<ConnectorView>, StatusError> {
+    let url = format!("{}/api/connectors", base.trim_end_matches('/'));
+    let unreachable = |e: reqwest::Error| StatusError::Unreachable {
+        url: url.clone(),
+        reason: e.to_string(),
+    };
+    let mut request = reqwest::Client::new().get(&url);
+    if let Some(token) = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()) {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.map_err(unreachable)?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.text().await.unwrap_or_default();
+        return Err(StatusError::Refused {
+            url,
+            status: status.as_u16(),
+            body,
+        });
+    }
+    let body = response.bytes().await.map_err(unreachable)?;
+    let listing: Listing = serde_json::from_slice(&body).map_err(|e| StatusError::Unreadable {
+        url: url.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(listing.connectors)
+}
+
+/// The connectors as an aligned table: id, system, source, state, last success, last error.
+pub fn table(connectors: &[ConnectorView]) -> String {
+    let headers = [
+        "CONNECTOR",
+        "SYSTEM",
+        "SOURCE",
+        "STATE",
+        "LAST SUCCESS",
+        "LAST ERROR",
+    ];
+    let rows: Vec<Vec<String>> = connectors.iter().map(row).collect();
+    super::table(&headers, &rows)
+}
+
+fn row(c: &ConnectorView) -> Vec<String> {
+    let dash = || "-".to_string();
+    let error = c.last_error.as_ref().map_or_else(dash, |e| {
+        format!("{} {}", e.at, super::shorten(&e.message, ERROR_WIDTH))
+    });
+    vec![
+        c.id.clone(),
+        c.system.clone(),
+        c.source.clone(),
+        c.state.clone(),
+        c.last_success.clone().unwrap_or_else(dash),
+        error,
+    ]
+}
+
+/// Characters of a last error shown in the table.
+const ERROR_WIDTH: usize = 100;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listening_everywhere_is_asked_on_loopback() {
+        assert_eq!(base_url("0.0.0.0:8089"), "http://127.0.0.1:8089");
+        assert_eq!(base_url("127.0.0.1:8089"), "http://127.0.0.1:8089");
+        assert_eq!(base_url("[::]:8089"), "http://[::1]:8089");
+    }
+
+    #[test]
+    fn the_table_is_aligned_with_a_dash_for_nothing_yet() {
+        let view = ConnectorView {
+            id: "pos".into(),
+            system: "chain-stores".into(),
+            source: "file".into(),
+            mapping: "pos_sales".into(),
+            state: "connected".into(),
+            since: "2026-11-25T06:00:00.000Z".into(),
+            last_success: None,
+            last_error: None,
+            retry_at: None,
+        };
+        let table = table(&[view]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[0].find("SYSTEM"), lines[1].find("chain-stores"));
+        assert_eq!(lines[0].find("STATE"), lines[1].find("connected"));
+        let cells: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(cells, ["pos", "chain-stores", "file", "connected", "-", "-"]);
+    }
+}
