@@ -131,6 +131,9 @@ mod tests {
         assert_eq!(lines[0].find("SYSTEM"), lines[1].find("chain-stores"));
         assert_eq!(lines[0].find("STATE"), lines[1].find("connected"));
         let cells: Vec<&str> = lines[1].split_whitespace().collect();
-        assert_eq!(cells, ["pos", "chain-stores", "file", "connected", "-", "-"]);
+        assert_eq!(
+            cells,
+            ["pos", "chain-stores", "file", "connected", "-", "-"]
+        );
     }
 }
