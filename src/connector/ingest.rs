@@ -6,7 +6,7 @@
 //! A source whose records come ready (the rows of a SQL query) hands them to
 //! [`Ingest::records`]: they skip decoding and take the same path from the mapper on.
 
-use super::file_drop::Tally;
+use super::tally::Tally;
 use crate::canonical::Event;
 use crate::canonical::event::EventTime;
 use crate::canonical::schema::Schema;

@@ -11,3 +11,4 @@ pub mod meta;
 pub mod mqtt;
 pub mod sql;
 pub mod status;
+pub mod tally;

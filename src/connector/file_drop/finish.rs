@@ -3,81 +3,40 @@
 //! listing each failed line and why.
 
 use crate::config::connector::After;
-use crate::format::record::Origin;
+use crate::connector::tally::Tally;
 use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Failures kept in memory for the report; beyond this the report gives a count.
-const MAX_REPORTED: usize = 10_000;
-
-/// Per-file tally and the failures for its report.
-#[derive(Debug, Default)]
-pub struct Tally {
-    pub published: u64,
-    pub filtered: u64,
-    pub failed: u64,
-    /// Records not published again because the dedupe window shows them delivered.
-    pub duplicates: u64,
-    /// Why the file was refused part-way (it does not fit the connector): it goes to `error/`.
-    pub refused: Option<String>,
-    lines: Vec<(u64, String)>,
+/// Whether the file goes to `error/`: it was refused, or had failures and nothing else.
+fn all_failed(tally: &Tally) -> bool {
+    tally.refused.is_some()
+        || (tally.failed > 0
+            && tally.published == 0
+            && tally.filtered == 0
+            && tally.duplicates == 0)
 }
 
-impl Tally {
-    pub fn failure(&mut self, origin: &Origin, reason: &str) {
-        self.failed += 1;
-        if self.lines.len() < MAX_REPORTED {
-            self.lines.push((origin.line, reason.to_string()));
-        }
+/// The report written beside a file with failed records: each failed line and why.
+fn report(tally: &Tally, file: &Path) -> String {
+    let mut out = format!(
+        "# {}: {} record(s) failed, {} published, {} filtered out\n# line\treason\n",
+        file.display(),
+        tally.failed,
+        tally.published,
+        tally.filtered
+    );
+    for (line, reason) in tally.failures() {
+        let _ = writeln!(out, "{line}\t{}", reason.replace('\n', " "));
     }
-
-    /// Records that the rest of the file was refused at `origin` (the records before it are
-    /// delivered), and why.
-    pub fn refuse(&mut self, origin: &Origin, reason: &str) {
-        self.refused = Some(reason.to_string());
-        self.failure(origin, reason);
-    }
-
-    /// The failed records listed so far: line (or record number) and reason.
-    pub fn failures(&self) -> &[(u64, String)] {
-        &self.lines
-    }
-
-    /// Items (records and bad records) this run went through.
-    pub fn rows(&self) -> u64 {
-        self.published + self.filtered + self.failed + self.duplicates
-    }
-
-    /// Whether the file goes to `error/`: it was refused, or had failures and nothing else.
-    fn all_failed(&self) -> bool {
-        self.refused.is_some()
-            || (self.failed > 0
-                && self.published == 0
-                && self.filtered == 0
-                && self.duplicates == 0)
-    }
-
-    fn report(&self, file: &Path) -> String {
-        let mut out = format!(
-            "# {}: {} record(s) failed, {} published, {} filtered out\n# line\treason\n",
-            file.display(),
-            self.failed,
-            self.published,
-            self.filtered
+    let unlisted = tally.failed.saturating_sub(tally.failures().len() as u64);
+    if unlisted > 0 {
+        let _ = writeln!(
+            out,
+            "# … and {unlisted} more; every one is in the dead-letter queue"
         );
-        for (line, reason) in &self.lines {
-            let _ = writeln!(out, "{line}\t{}", reason.replace('\n', " "));
-        }
-        let unlisted = self.failed.saturating_sub(self.lines.len() as u64);
-        if unlisted > 0 {
-            let _ = writeln!(
-                out,
-                "# … and {unlisted} more; every one is in the dead-letter queue"
-            );
-        }
-        out
     }
+    out
 }
 
 /// Where a settled file ended up.
@@ -95,14 +54,14 @@ pub fn finish(
     tally: &Tally,
 ) -> io::Result<Finished> {
     let folder = path.parent().unwrap_or(Path::new("."));
-    let dest_dir = folder.join(if tally.all_failed() { "error" } else { "done" });
+    let dest_dir = folder.join(if all_failed(tally) { "error" } else { "done" });
     let name = path.file_name().map(PathBuf::from).unwrap_or_default();
     if tally.failed > 0 {
         std::fs::create_dir_all(&dest_dir)?;
         let mut report_name = name.clone().into_os_string();
         report_name.push(".report.txt");
-        let report = unique(&dest_dir.join(report_name));
-        std::fs::write(report, tally.report(path))?;
+        let report_path = unique(&dest_dir.join(report_name));
+        std::fs::write(report_path, report(tally, path))?;
     }
     let finished = match after {
         After::Move => {
@@ -143,6 +102,7 @@ fn unique(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::record::Origin;
 
     fn origin(line: u64) -> Origin {
         Origin {
@@ -159,10 +119,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("a.csv");
         std::fs::write(&f, "x").unwrap();
-        let mut t = Tally {
-            published: 2,
-            ..Tally::default()
-        };
+        let mut t = Tally::default();
+        t.published = 2;
         t.failure(&origin(3), "bad decimal");
         let done = finish(&f, None, After::Move, &t).unwrap();
         assert_eq!(done, Finished::Moved(dir.path().join("done/a.csv")));
@@ -191,10 +149,8 @@ mod tests {
         let m = dir.path().join("a.csv.done");
         std::fs::write(&f, "x").unwrap();
         std::fs::write(&m, "").unwrap();
-        let t = Tally {
-            published: 1,
-            ..Tally::default()
-        };
+        let mut t = Tally::default();
+        t.published = 1;
         assert_eq!(
             finish(&f, Some(&m), After::Delete, &t).unwrap(),
             Finished::Deleted

@@ -6,12 +6,13 @@
 mod finish;
 mod scan;
 
-pub use finish::{Finished, Tally};
+pub use finish::Finished;
 pub use scan::Scanner;
 
 use crate::config::connector::{FileSourceSpec, OnDuplicate};
 use crate::connector::ingest::{Ingest, IngestError, Pipeline};
 use crate::connector::status::Phase;
+use crate::connector::tally::Tally;
 use crate::state::ledger::{self, FileKey, Seen};
 use notify::{RecursiveMode, Watcher};
 use std::path::Path;

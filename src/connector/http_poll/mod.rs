@@ -26,10 +26,10 @@ use tokio_util::sync::CancellationToken;
 use self::auth::Auth;
 use self::client::{Client, FetchError, Fetched, Limits};
 use self::page::{PageView, Pager, Target};
-use crate::connector::file_drop::Tally;
 use crate::connector::ingest::{Ingest, IngestError, Pipeline};
 use crate::connector::meta::Meta;
 use crate::connector::status::Phase;
+use crate::connector::tally::Tally;
 use crate::state::StoreError;
 
 /// A running HTTP poll connector.
