@@ -408,7 +408,10 @@ impl FileSourceFile {
             &mut found,
             duration(src, "settle", self.settle, DEFAULT_SETTLE),
         );
-        let rescan = keep(&mut found, rescan(src, self.rescan));
+        let rescan = keep(
+            &mut found,
+            positive_duration(src, "rescan", self.rescan, DEFAULT_RESCAN),
+        );
         let marker = keep(&mut found, marker(src, self.marker));
         let ignore = keep(&mut found, ignore(src, self.ignore));
         let (Some(path), Some(glob), Some(settle), Some(rescan), Some(marker), Some(ignore)) =
@@ -489,12 +492,17 @@ pub(crate) fn duration(
     })
 }
 
-/// The rescan period: a zero period would rescan in a busy loop.
-fn rescan(src: &Source<'_>, value: Option<Spanned<String>>) -> Result<Duration, Diagnostic> {
+/// A duration key that must be longer than zero (a zero period would poll in a busy loop).
+pub(crate) fn positive_duration(
+    src: &Source<'_>,
+    key: &str,
+    value: Option<Spanned<String>>,
+    default: Duration,
+) -> Result<Duration, Diagnostic> {
     let at = value.as_ref().map_or(0, |v| v.span().start);
-    let period = duration(src, "rescan", value, DEFAULT_RESCAN)?;
+    let period = duration(src, key, value, default)?;
     if period.is_zero() {
-        return Err(src.diagnostic(at, "rescan must be longer than zero"));
+        return Err(src.diagnostic(at, format!("{key} must be longer than zero")));
     }
     Ok(period)
 }

@@ -11,6 +11,7 @@ use croner::parser::{CronParser, Seconds, Year};
 use toml::Spanned;
 
 use crate::config::Diagnostics;
+use crate::config::connector_file::positive_duration;
 use crate::config::toml_de::Source;
 
 /// A connector's poll schedule.
@@ -36,7 +37,7 @@ impl Schedule {
                     let message = "timezone goes with cron; an interval needs none";
                     return Err(src.diagnostic(tz.span().start, message).into());
                 }
-                let every = super::spec::duration(src, "interval", Some(interval), Duration::ZERO)?;
+                let every = positive_duration(src, "interval", Some(interval), Duration::ZERO)?;
                 Ok(Schedule::Every(every))
             }
             (None, Some(cron)) => Self::cron(src, &cron, timezone),

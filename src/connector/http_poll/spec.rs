@@ -17,6 +17,7 @@ use toml::de::DeValue;
 
 use super::schedule::Schedule;
 use crate::config::Diagnostics;
+use crate::config::connector_file::positive_duration;
 use crate::config::diagnostic::keep;
 use crate::config::env::{Secret, expand};
 use crate::config::toml_de::Source;
@@ -271,7 +272,7 @@ fn top_level(
     );
     let timeout = keep(
         found,
-        duration(src, "timeout", file.timeout, DEFAULT_TIMEOUT),
+        positive_duration(src, "timeout", file.timeout, DEFAULT_TIMEOUT),
     );
     let retries = keep(found, count(src, "retries", file.retries, 0, 100))
         .map(|n| n.map_or(DEFAULT_RETRIES, |n| n as u32));
@@ -373,34 +374,6 @@ fn headers(
         Ok(out)
     } else {
         Err(found)
-    }
-}
-
-/// A duration key (humantime), longer than zero.
-pub(super) fn duration(
-    src: &Source<'_>,
-    key: &str,
-    value: Option<Spanned<String>>,
-    default: Duration,
-) -> Result<Duration, Diagnostics> {
-    let Some(value) = value else {
-        return Ok(default);
-    };
-    let text = value.get_ref();
-    match humantime::parse_duration(text) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err(src
-            .diagnostic(
-                value.span().start,
-                format!("{key} must be longer than zero"),
-            )
-            .into()),
-        Err(e) => {
-            let message = format!(
-                "{key} = \"{text}\" is not a duration ({e}); write e.g. \"30s\", \"5m\", \"1h\""
-            );
-            Err(src.diagnostic(value.span().start, message).into())
-        }
     }
 }
 

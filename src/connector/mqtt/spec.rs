@@ -9,6 +9,7 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 use crate::config::Diagnostics;
+use crate::config::connector_file::duration;
 use crate::config::diagnostic::keep;
 use crate::config::env::{Secret, expand};
 use crate::config::toml_de::Source;
@@ -264,13 +265,14 @@ fn keep_alive(src: &Source<'_>, value: Option<&Spanned<String>>) -> Result<Durat
     let Some(value) = value else {
         return Ok(DEFAULT_KEEP_ALIVE);
     };
-    let text = value.get_ref();
-    let message = match humantime::parse_duration(text) {
-        Ok(d) if d >= Duration::from_secs(1) && d <= MAX_KEEP_ALIVE => return Ok(d),
-        Ok(_) => format!("keep_alive = \"{text}\" must be from 1s to 65535s"),
-        Err(e) => format!("keep_alive = \"{text}\" is not a duration ({e}); write e.g. \"30s\""),
-    };
-    Err(src.diagnostic(value.span().start, message).into())
+    let (at, text) = (value.span().start, value.get_ref().clone());
+    match duration(src, "keep_alive", Some(value.clone()), DEFAULT_KEEP_ALIVE)? {
+        d if d >= Duration::from_secs(1) && d <= MAX_KEEP_ALIVE => Ok(d),
+        _ => {
+            let message = format!("keep_alive = \"{text}\" must be from 1s to 65535s");
+            Err(src.diagnostic(at, message).into())
+        }
+    }
 }
 
 fn max_in_flight(src: &Source<'_>, value: Option<&Spanned<i64>>) -> Result<u16, Diagnostics> {

@@ -11,7 +11,7 @@ use toml::de::DeValue;
 use super::query::{self, Dialect, Prepared};
 use super::watermark::Stamp;
 use crate::config::Diagnostics;
-use crate::config::connector_file::duration;
+use crate::config::connector_file::{duration, positive_duration};
 use crate::config::diagnostic::keep;
 use crate::config::env::{Secret, expand};
 use crate::config::toml_de::Source;
@@ -75,7 +75,10 @@ pub fn parse_spec(
     let query = url
         .as_ref()
         .and_then(|(_, dialect)| keep(&mut found, poll_query(src, &file, *dialect)));
-    let interval = keep(&mut found, interval(src, file.interval));
+    let interval = keep(
+        &mut found,
+        positive_duration(src, "interval", file.interval, DEFAULT_INTERVAL),
+    );
     let batch_size = keep(&mut found, batch_size(src, file.batch_size));
     let commit_lag = keep(
         &mut found,
@@ -189,17 +192,6 @@ fn table_query(
     let prepared = query::translate(&sql, dialect)
         .map_err(|e| src.diagnostic(table.span().start, e.to_string()))?;
     Ok((prepared, format!("sql:{name}")))
-}
-
-fn interval(src: &Source<'_>, value: Option<Spanned<String>>) -> Result<Duration, Diagnostics> {
-    let at = value.as_ref().map_or(0, |v| v.span().start);
-    let period = duration(src, "interval", value, DEFAULT_INTERVAL)?;
-    if period.is_zero() {
-        return Err(src
-            .diagnostic(at, "interval must be longer than zero")
-            .into());
-    }
-    Ok(period)
 }
 
 fn batch_size(src: &Source<'_>, value: Option<Spanned<i64>>) -> Result<u32, Diagnostics> {
