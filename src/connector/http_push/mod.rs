@@ -10,7 +10,7 @@
 //! A delivery is named `http:<path>/<idempotency key>` (or the BLAKE3 of its body without one), so
 //! a retried delivery gets the same dead-letter ids; event ids come from the mapping's `key`.
 
-mod auth;
+pub(crate) mod auth;
 pub mod listener;
 mod request;
 mod spec;
