@@ -4,6 +4,7 @@
 //! on cancellation.
 
 use crate::admin::{self, Admin, AdminError};
+use crate::backoff::Backoff;
 use crate::canonical::schema::{Schema, Schemas};
 use crate::config::connector::{ConnectorSpec, SourceSpec};
 use crate::config::hub::{DeliveryConfig, HubConfig};
@@ -191,7 +192,7 @@ async fn supervise(
     cancel: CancellationToken,
 ) {
     let status = shared.status.handle(&spec.id);
-    let mut backoff = Duration::from_secs(1);
+    let mut backoff = Backoff::new(Duration::from_secs(1), MAX_RESTART_BACKOFF);
     while !cancel.is_cancelled() {
         let task = tokio::spawn(run_connector(
             Arc::clone(&spec),
@@ -204,13 +205,13 @@ async fn supervise(
             Ok(Err(e)) => e,
             Err(join) => format!("crashed: {join}"),
         };
-        tracing::error!(connector = %spec.id, error = %failure, retry_in = ?backoff, "connector failed; the others keep running");
-        status.backing_off(&failure, backoff);
+        let wait = backoff.next_wait();
+        tracing::error!(connector = %spec.id, error = %failure, retry_in = ?wait, "connector failed; the others keep running");
+        status.backing_off(&failure, wait);
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
-        backoff = (backoff * 2).min(MAX_RESTART_BACKOFF);
     }
     status.phase(Phase::Stopped);
 }

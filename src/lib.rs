@@ -6,6 +6,7 @@
 //! acknowledgement back to the source. [`config`] loads the ops-facing files; [`hub`] supervises it all.
 
 pub mod admin;
+pub mod backoff;
 pub mod canonical;
 pub mod check;
 pub mod config;

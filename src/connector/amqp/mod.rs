@@ -18,6 +18,7 @@ mod spec;
 
 pub use spec::{AmqpSourceSpec, OnFailure, parse_spec};
 
+use crate::backoff::Backoff;
 use crate::connector::ingest::{Failures, Ingest, Pipeline};
 use crate::connector::meta::Meta;
 use crate::connector::status::Phase;
@@ -41,6 +42,9 @@ const REQUEUE: BasicNackOptions = BasicNackOptions {
 
 /// How long a stopping connector waits for the deliveries already sent to it.
 const HAND_BACK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// First pause before reconnecting.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Longest pause between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -68,24 +72,22 @@ impl AmqpSource {
             job.failures = Failures::HandBack;
         }
         let status = &self.pipeline.status;
-        let mut backoff = Duration::from_secs(1);
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         while !cancel.is_cancelled() {
             let mut consumed = false;
-            match self.consume(&job, &cancel, &mut consumed).await {
-                Ok(()) => break,
-                Err(e) => {
-                    if consumed {
-                        backoff = Duration::from_secs(1);
-                    }
-                    status.backing_off(&e.to_string(), backoff);
-                    tracing::warn!(connector = %self.pipeline.spec.id, broker = %self.source.url, queue = %self.source.queue, error = %e, retry_in = ?backoff, "AMQP source disconnected; reconnecting");
-                }
+            let Err(e) = self.consume(&job, &cancel, &mut consumed).await else {
+                break;
+            };
+            if consumed {
+                backoff.reset();
             }
+            let wait = backoff.next_wait();
+            status.backing_off(&e.to_string(), wait);
+            tracing::warn!(connector = %self.pipeline.spec.id, broker = %self.source.url, queue = %self.source.queue, error = %e, retry_in = ?wait, "AMQP source disconnected; reconnecting");
             tokio::select! {
                 () = cancel.cancelled() => break,
-                () = tokio::time::sleep(backoff) => {}
+                () = tokio::time::sleep(wait) => {}
             }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
         status.phase(Phase::Stopped);
     }

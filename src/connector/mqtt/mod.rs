@@ -17,6 +17,7 @@ mod spec;
 
 pub use spec::{Login, MqttSourceSpec, parse_spec};
 
+use crate::backoff::Backoff;
 use crate::config::env::Secret;
 use crate::connector::ingest::{Ingest, Pipeline};
 use crate::connector::meta::Meta;
@@ -222,7 +223,7 @@ impl Connection {
     /// Polls the event loop until the DISCONNECT is sent, or until `cancel` fires while the
     /// connection is down; reconnects with backoff.
     async fn run(mut self, cancel: CancellationToken) {
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         let mut subscribed = false;
         loop {
             let polled = tokio::select! {
@@ -235,7 +236,7 @@ impl Connection {
             match polled {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                     self.connected(&ack, &mut subscribed);
-                    backoff = FIRST_BACKOFF;
+                    backoff.reset();
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
                     let generation = self.link.generation.load(Ordering::Acquire);
@@ -260,26 +261,25 @@ impl Connection {
         }
     }
 
-    /// The connection is lost: reports it and waits `backoff` (then doubled) before the next
+    /// The connection is lost: reports it and waits the backoff's next pause before the next
     /// attempt; `false` when the connector stops instead.
     async fn lost(
         &mut self,
         reason: &str,
-        backoff: &mut Duration,
+        backoff: &mut Backoff,
         cancel: &CancellationToken,
     ) -> bool {
         self.link.generation.fetch_add(1, Ordering::AcqRel);
         if cancel.is_cancelled() {
             return false;
         }
-        self.status.backing_off(reason, *backoff);
-        tracing::warn!(connector = %self.connector, broker = %self.url, error = %reason, retry_in = ?*backoff, "MQTT source disconnected; reconnecting");
+        let wait = backoff.next_wait();
+        self.status.backing_off(reason, wait);
+        tracing::warn!(connector = %self.connector, broker = %self.url, error = %reason, retry_in = ?wait, "MQTT source disconnected; reconnecting");
         tokio::select! {
-            () = cancel.cancelled() => return false,
-            () = tokio::time::sleep(*backoff) => {}
+            () = cancel.cancelled() => false,
+            () = tokio::time::sleep(wait) => true,
         }
-        *backoff = (*backoff * 2).min(MAX_BACKOFF);
-        true
     }
 
     /// A new connection: subscribes on the first one (the topics may have changed since the

@@ -19,6 +19,7 @@ mod watermark;
 pub use query::Dialect;
 pub use spec::{SqlSourceSpec, parse_spec};
 
+use crate::backoff::Backoff;
 use crate::connector::ingest::{Ingest, IngestError, Pipeline};
 use crate::connector::status::Phase;
 use crate::format::record::{Body, Origin, Record, RecordError};
@@ -40,6 +41,8 @@ use watermark::{Key, Position, Take, Watermark, Window};
 /// Position names in the state store.
 const WATERMARK: &str = "watermark";
 const WINDOW: &str = "window";
+/// First pause after a failure.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// Longest pause between two attempts after a failure.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How long a poll waits for a pooled connection (the pool retries connecting meanwhile) before
@@ -110,27 +113,26 @@ impl SqlSource {
             }
         };
         let mut position = None;
-        let mut backoff = Duration::from_secs(1);
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         while !cancel.is_cancelled() {
             status.phase(Phase::Polling);
             let wait = match self.poll(&db, &job, &mut position, &cancel).await {
                 Ok(true) => {
                     status.success();
-                    backoff = Duration::from_secs(1);
+                    backoff.reset();
                     continue;
                 }
                 Ok(false) => {
                     status.success();
                     status.phase(Phase::Idle);
-                    backoff = Duration::from_secs(1);
+                    backoff.reset();
                     self.source.interval
                 }
                 Err(_) if cancel.is_cancelled() => break,
                 Err(e) => {
-                    status.backing_off(&e.to_string(), backoff);
-                    tracing::warn!(connector = %self.pipeline.spec.id, database = %self.source.url, error = %e, retry_in = ?backoff, "SQL poll failed; retrying");
-                    let wait = backoff;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    let wait = backoff.next_wait();
+                    status.backing_off(&e.to_string(), wait);
+                    tracing::warn!(connector = %self.pipeline.spec.id, database = %self.source.url, error = %e, retry_in = ?wait, "SQL poll failed; retrying");
                     wait
                 }
             };

@@ -19,6 +19,7 @@ mod queue;
 mod session;
 
 use super::topology::Topology;
+use crate::backoff::Backoff;
 use crate::canonical::wire::Wire;
 use crate::delivery::ack::AckToken;
 use crate::delivery::outbox::Outbox;
@@ -167,7 +168,7 @@ async fn run(
     if flow.in_doubt.is_none() {
         let _ = recovered.send(true);
     }
-    let mut backoff = Backoff::new(settings.max_backoff);
+    let mut backoff = Backoff::new(FIRST_BACKOFF, settings.max_backoff);
     let mut stop_at = None;
     while !flow.finished(&rx) {
         let channel = match connect(&settings).await {
@@ -175,7 +176,7 @@ async fn run(
             Err(reason) => {
                 report_unreachable(&state, &settings, reason);
                 flow.spill_all().await;
-                let wait = backoff.next();
+                let wait = backoff.next_wait();
                 if flow
                     .wait_offline(&mut rx, wait, &cancel, &mut stop_at)
                     .await
@@ -193,7 +194,7 @@ async fn run(
                     .close(200, "omnibus publisher reconnecting".into()),
             )
             .await;
-            tokio::time::sleep(backoff.next()).await;
+            tokio::time::sleep(backoff.next_wait()).await;
             continue;
         }
         let _ = recovered.send(true);
@@ -239,6 +240,9 @@ fn report_unreachable(
 }
 
 /// How long connecting (with the channel and the topology) may take before it counts as failed.
+/// The first wait before reconnecting to the broker.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long closing a connection that is being abandoned may take; a dead one never answers.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -281,31 +285,6 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// Exponential backoff for reconnects: 100 ms doubling up to the maximum.
-struct Backoff {
-    current: Duration,
-    max: Duration,
-}
-
-impl Backoff {
-    fn new(max: Duration) -> Self {
-        Self {
-            current: Duration::from_millis(100),
-            max,
-        }
-    }
-
-    fn next(&mut self) -> Duration {
-        let now = self.current;
-        self.current = (self.current * 2).min(self.max);
-        now
-    }
-
-    fn reset(&mut self) {
-        self.current = Duration::from_millis(100);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,14 +296,5 @@ mod tests {
             "amqp://guest:***@127.0.0.1:5672/%2f"
         );
         assert_eq!(redact("amqp://127.0.0.1"), "amqp://127.0.0.1");
-    }
-
-    #[test]
-    fn backoff_doubles_to_its_cap_and_resets() {
-        let mut b = Backoff::new(Duration::from_millis(350));
-        let seen: Vec<_> = (0..4).map(|_| b.next().as_millis()).collect();
-        assert_eq!(seen, vec![100, 200, 350, 350]);
-        b.reset();
-        assert_eq!(b.next().as_millis(), 100);
     }
 }
