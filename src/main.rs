@@ -51,8 +51,15 @@ enum LogFormat {
 enum Command {
     /// Run the hub: start every connector and publish until stopped (Ctrl-C or SIGTERM).
     ///
-    /// Connectors with configuration errors are reported and skipped; the others run.
-    Run(ConfigArg),
+    /// Connectors with configuration errors are reported and skipped; the others run. SIGHUP (or
+    /// `omnibus reload`) re-reads the connectors and mappings and restarts only the changed ones.
+    Run {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Also reload whenever a file under the connectors, mappings or schemas folder changes.
+        #[arg(long)]
+        watch: bool,
+    },
     /// Load and compile every configuration file, run every mapping's examples, and print every
     /// problem with file:line:col. Exits 1 if there is any.
     Check(ConfigArg),
@@ -127,6 +134,14 @@ enum Command {
         #[arg(long)]
         admin: Option<String>,
     },
+    /// Pause, resume or poll a connector of the running hub now, through its admin API.
+    Connectors {
+        #[command(subcommand)]
+        command: ConnectorsCommand,
+    },
+    /// Make the running hub re-read its connectors and mappings: only changed connectors restart,
+    /// and a configuration that fails `check` is refused (the running one stays).
+    Reload(AdminArgs),
     /// Dead letters kept in the state store: list, show, replay after a fix, purge.
     Dlq {
         #[command(subcommand)]
@@ -301,6 +316,40 @@ enum OffsetsCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum ConnectorsCommand {
+    /// Stop taking input (in-flight work is finished or kept first) until resumed or restarted.
+    Pause {
+        /// The connector's id.
+        id: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Start taking input again.
+    Resume {
+        id: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Rescan the folder or poll the API or table now (file, http_poll and sql connectors).
+    PollNow {
+        id: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+/// Where the running hub's admin API is.
+#[derive(clap::Args)]
+struct AdminArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The admin API's base URL; by default from `[admin] listen` in the hub file. Sends the
+    /// token in OMNIBUS_ADMIN_TOKEN when it is set.
+    #[arg(long)]
+    admin: Option<String>,
+}
+
 #[derive(clap::Args)]
 struct ConfigArg {
     /// The hub configuration file.
@@ -312,7 +361,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let result = match cli.command {
-        Command::Run(c) => run(c.config),
+        Command::Run { config, watch } => run(config.config, watch),
         Command::Check(c) => check(c.config),
         Command::Map {
             config,
@@ -346,6 +395,8 @@ fn main() -> ExitCode {
             idle,
         } => tail(config.config, pattern, limit, idle),
         Command::Status { config, admin } => status(config.config, admin),
+        Command::Connectors { command } => connectors_command(command),
+        Command::Reload(admin) => reload(admin),
         Command::Dlq { command } => dlq_command(command),
         Command::Offsets { command } => offsets_command(command),
     };
@@ -370,7 +421,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
+fn run(config: PathBuf, watch: bool) -> anyhow::Result<ExitCode> {
     let hub = load::load_hub(&config).map_err(|d| anyhow::anyhow!("{d}"))?;
     let (connectors, problems) = load::load_connectors(&hub.paths.connectors, &hub.paths.mappings);
     if !problems.is_empty() {
@@ -380,7 +431,13 @@ fn run(config: PathBuf) -> anyhow::Result<ExitCode> {
     let timeout = hub.delivery.shutdown_timeout;
     let result = runtime.block_on(async {
         let cancel = CancellationToken::new();
-        let hub_run = omnibus::hub::run(&hub, connectors, cancel.clone());
+        let files = load::HubFiles {
+            hub,
+            hub_path: config,
+            connectors,
+        };
+        let options = omnibus::hub::RunOptions { watch };
+        let hub_run = omnibus::hub::run(files, options, cancel.clone());
         tokio::pin!(hub_run);
         tokio::select! {
             result = &mut hub_run => return result.map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::from),
@@ -615,6 +672,54 @@ fn status(config: PathBuf, admin: Option<String>) -> anyhow::Result<ExitCode> {
     let connectors = runtime.block_on(status::fetch(&base))?;
     print!("{}", status::table(&connectors));
     Ok(ExitCode::SUCCESS)
+}
+
+fn connectors_command(command: ConnectorsCommand) -> anyhow::Result<ExitCode> {
+    let (id, action, admin) = match command {
+        ConnectorsCommand::Pause { id, admin } => (id, "pause", admin),
+        ConnectorsCommand::Resume { id, admin } => (id, "resume", admin),
+        ConnectorsCommand::PollNow { id, admin } => (id, "poll-now", admin),
+    };
+    let path = format!("/api/connectors/{id}/{action}");
+    let answer = admin_post(admin, &path)?;
+    println!("{id}: {}", answer["state"].as_str().unwrap_or("?"));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reload(admin: AdminArgs) -> anyhow::Result<ExitCode> {
+    let answer = admin_post(admin, "/api/reload")?;
+    let ids = |key: &str| -> String {
+        let ids: Vec<&str> = answer[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .collect();
+        if ids.is_empty() {
+            "-".to_string()
+        } else {
+            ids.join(", ")
+        }
+    };
+    println!("added: {}", ids("added"));
+    println!("changed (restarted): {}", ids("changed"));
+    println!("removed: {}", ids("removed"));
+    println!("unchanged: {}", answer["unchanged"]);
+    for warning in answer["warnings"].as_array().into_iter().flatten() {
+        eprintln!("warning: {}", warning.as_str().unwrap_or_default());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// POSTs to `path` of the running hub's admin API.
+fn admin_post(admin: AdminArgs, path: &str) -> anyhow::Result<serde_json::Value> {
+    use omnibus::ops::status;
+    let base = match admin.admin {
+        Some(url) => url,
+        None => status::base_url(&omnibus::ops::hub_config(&admin.config.config)?.admin.listen),
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    Ok(runtime.block_on(status::post(&base, path))?)
 }
 
 fn tail(

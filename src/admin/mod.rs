@@ -1,7 +1,8 @@
 //! The admin HTTP API (axum) on `[admin] listen`, separate from the webhook listener: liveness
 //! (`GET /health`), readiness (`GET /ready`: broker connected and confirming, state store
-//! writable) and each connector's state (`GET /api/connectors`, `GET /api/connectors/{id}`), as
-//! JSON with stable field names (docs/admin-api.md).
+//! writable), each connector's state (`GET /api/connectors`, `GET /api/connectors/{id}`), and
+//! ops' requests to the running hub (`POST /api/connectors/{id}/pause|resume|poll-now`,
+//! `POST /api/reload`), as JSON with stable field names (docs/admin-api.md).
 //!
 //! It listens on loopback by default. On any other address it requires a bearer token, read from
 //! the environment variable [`TOKEN_ENV`] when the hub starts; without one the hub refuses to
@@ -9,20 +10,19 @@
 
 mod view;
 
-use crate::config::connector::ConnectorSpec;
 use crate::connector::http_push::auth::{Auth, AuthError};
 use crate::connector::status::Registry;
+use crate::hub::{Command, Control, ControlError, Done, Listing};
 use crate::route::publisher::BrokerState;
 use crate::state::Store;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -49,11 +49,13 @@ pub enum AdminError {
 #[derive(Clone)]
 pub struct Admin {
     pub status: Registry,
-    /// The running connectors, in id order.
-    pub connectors: Arc<Vec<Arc<ConnectorSpec>>>,
+    /// The running connectors, in id order (a reload changes them).
+    pub connectors: watch::Receiver<Listing>,
     /// The broker connection's state.
     pub broker: watch::Receiver<BrokerState>,
     pub store: Store,
+    /// Where pause, resume, poll-now and reload requests go.
+    pub control: Control,
 }
 
 /// A bound admin listener and the token it requires, if any.
@@ -112,6 +114,8 @@ fn router(admin: Admin, token: Option<Auth>) -> Router {
         .route("/ready", get(ready))
         .route("/api/connectors", get(connectors))
         .route("/api/connectors/{id}", get(connector))
+        .route("/api/connectors/{id}/{action}", post(act))
+        .route("/api/reload", post(reload))
         .fallback(not_found)
         .with_state(admin);
     let api = match token {
@@ -156,7 +160,7 @@ async fn ready(State(admin): State<Admin>) -> Response {
     let body = json!({
         "ready": ready,
         "checks": {
-            "config": {"ok": true, "connectors": admin.connectors.len()},
+            "config": {"ok": true, "connectors": admin.connectors.borrow().len()},
             "broker": broker,
             "state_store": {"ok": store},
         }
@@ -169,8 +173,8 @@ async fn ready(State(admin): State<Admin>) -> Response {
 }
 
 async fn connectors(State(admin): State<Admin>) -> Json<serde_json::Value> {
-    let views: Vec<ConnectorView> = admin
-        .connectors
+    let listing = admin.connectors.borrow().clone();
+    let views: Vec<ConnectorView> = listing
         .iter()
         .map(|spec| ConnectorView::of(spec, &admin.status.handle(&spec.id).get()))
         .collect();
@@ -178,13 +182,51 @@ async fn connectors(State(admin): State<Admin>) -> Json<serde_json::Value> {
 }
 
 async fn connector(State(admin): State<Admin>, Path(id): Path<String>) -> Response {
-    match admin.connectors.iter().find(|spec| spec.id == id) {
+    let listing = admin.connectors.borrow().clone();
+    match listing.iter().find(|spec| spec.id == id) {
         Some(spec) => {
             let view = ConnectorView::of(spec, &admin.status.handle(&spec.id).get());
             Json(view).into_response()
         }
         None => error(StatusCode::NOT_FOUND, &format!("no connector \"{id}\"")),
     }
+}
+
+/// `POST /api/connectors/{id}/pause|resume|poll-now`: the connector's state afterwards.
+async fn act(State(admin): State<Admin>, Path((id, action)): Path<(String, String)>) -> Response {
+    let command = match action.as_str() {
+        "pause" => Command::Pause(id),
+        "resume" => Command::Resume(id),
+        "poll-now" => Command::PollNow(id),
+        _ => return not_found().await,
+    };
+    answer(admin.control.send(command).await)
+}
+
+/// `POST /api/reload`: what changed, or the diagnostics that kept the running configuration.
+async fn reload(State(admin): State<Admin>) -> Response {
+    answer(admin.control.send(Command::Reload).await)
+}
+
+fn answer(result: Result<Done, ControlError>) -> Response {
+    let refusal = match result {
+        Ok(done) => return Json(done).into_response(),
+        Err(refusal) => refusal,
+    };
+    let status = match &refusal {
+        ControlError::NoSuchConnector(_) => StatusCode::NOT_FOUND,
+        ControlError::NotPolling { .. } | ControlError::Paused(_) => StatusCode::CONFLICT,
+        ControlError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        ControlError::Stopping => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let body = match refusal {
+        ControlError::Rejected(problems) => json!({
+            "error": "the new configuration has errors; the running one stays",
+            "problems": problems,
+        }),
+        refusal => json!({"error": refusal.to_string()}),
+    };
+    (status, Json(body)).into_response()
 }
 
 async fn not_found() -> Response {
@@ -217,7 +259,8 @@ mod tests {
     fn admin(state: &std::path::Path) -> Admin {
         Admin {
             status: Registry::default(),
-            connectors: Arc::new(Vec::new()),
+            connectors: watch::channel(Listing::default()).1,
+            control: Control::detached(),
             broker: watch::channel(BrokerState::Connecting).1,
             store: Store::open(state).expect("store"),
         }

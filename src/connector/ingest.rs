@@ -29,7 +29,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// Records handed from the decoding thread at a time.
@@ -79,6 +79,9 @@ pub struct Pipeline {
     pub dedupe: bool,
     /// Where the connector reports its state.
     pub status: StatusHandle,
+    /// Rung when ops ask a polling connector to poll now; a connector that polls waits on it as
+    /// well as on its schedule.
+    pub wake: Arc<Notify>,
 }
 
 impl Pipeline {

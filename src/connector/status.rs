@@ -23,6 +23,8 @@ pub enum Phase {
     Idle,
     /// The source failed; the connector waits before trying again.
     BackingOff,
+    /// Paused by ops: it takes no input until resumed.
+    Paused,
     /// Stopped with the hub.
     Stopped,
 }
@@ -36,6 +38,7 @@ impl Phase {
             Phase::Polling => "polling",
             Phase::Idle => "idle",
             Phase::BackingOff => "backing_off",
+            Phase::Paused => "paused",
             Phase::Stopped => "stopped",
         }
     }

@@ -17,7 +17,7 @@ use crate::config::toml_de::{Source, did_you_mean};
 use crate::config::{Diagnostic, Diagnostics};
 use chrono_tz::Tz;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use toml::Spanned;
 use toml::de::DeValue;
@@ -113,6 +113,7 @@ impl<'a> Compiler<'a> {
             .subject
             .as_ref()
             .and_then(|s| self.subject(s, &outputs));
+        let lookup_files = self.lookup_files(&spec);
         let examples = spec
             .examples
             .into_iter()
@@ -147,7 +148,18 @@ impl<'a> Compiler<'a> {
             expression_columns,
             examples,
             version: version_of(self.source.text),
+            lookup_files,
         }
+    }
+
+    /// The CSV files the lookup tables are read from.
+    fn lookup_files(&self, spec: &FileSpec) -> Vec<PathBuf> {
+        let dir = self.source.path.parent().unwrap_or(Path::new(""));
+        spec.lookups
+            .values()
+            .filter_map(|value| value.get_ref().as_str())
+            .map(|file| dir.join(file))
+            .collect()
     }
 
     /// The lookup tables, by name; `None` for a table that failed to load (already reported).

@@ -6,6 +6,7 @@ use super::lookup::{Lookup, Tables};
 use super::path::Path;
 use super::template::{Expr, Template};
 use std::ops::Deref;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// A mapping file compiled once: turns the records of a source into the `data`, subject and natural
@@ -38,6 +39,8 @@ pub struct Mapping {
     pub(super) examples: Vec<Example>,
     /// Short hash of the mapping's text.
     pub(super) version: String,
+    /// The CSV files its lookup tables were read from.
+    pub(super) lookup_files: Vec<PathBuf>,
 }
 
 impl Mapping {
@@ -54,6 +57,11 @@ impl Mapping {
     /// A short hash of the mapping file's text: which revision of the mapping this is.
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// The CSV files its lookup tables were read from.
+    pub fn lookup_files(&self) -> &[PathBuf] {
+        &self.lookup_files
     }
 
     /// The CloudEvents type of the events it makes.

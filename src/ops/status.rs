@@ -1,5 +1,6 @@
-//! `omnibus status`: the running hub's connectors as a table, read from its admin API
-//! (`GET /api/connectors`), the same states the status page shows.
+//! Talking to a running hub's admin API from the command line: `omnibus status` (the connectors
+//! as a table, read from `GET /api/connectors`, the same states the status page shows), and the
+//! requests of `omnibus connectors pause|resume|poll-now` and `omnibus reload`.
 
 use crate::admin::{ConnectorView, TOKEN_ENV};
 
@@ -44,30 +45,60 @@ pub fn base_url(listen: &str) -> String {
 /// [`TOKEN_ENV`], when set).
 pub async fn fetch(base: &str) -> Result<Vec<ConnectorView>, StatusError> {
     let url = format!("{}/api/connectors", base.trim_end_matches('/'));
-    let unreachable = |e: reqwest::Error| StatusError::Unreachable {
+    let body = send(reqwest::Client::new().get(&url), &url).await?;
+    let listing: Listing = serde_json::from_slice(&body).map_err(|e| StatusError::Unreadable {
         url: url.clone(),
         reason: e.to_string(),
+    })?;
+    Ok(listing.connectors)
+}
+
+/// POSTs to `path` of the admin API at `base`; its JSON answer.
+pub async fn post(base: &str, path: &str) -> Result<serde_json::Value, StatusError> {
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let body = send(reqwest::Client::new().post(&url), &url).await?;
+    serde_json::from_slice(&body).map_err(|e| StatusError::Unreadable {
+        url,
+        reason: e.to_string(),
+    })
+}
+
+/// Sends `request` (with the token in [`TOKEN_ENV`], when set); the body of a 2xx answer.
+async fn send(
+    mut request: reqwest::RequestBuilder,
+    url: &str,
+) -> Result<bytes::Bytes, StatusError> {
+    let unreachable = |e: reqwest::Error| StatusError::Unreachable {
+        url: url.to_string(),
+        reason: e.to_string(),
     };
-    let mut request = reqwest::Client::new().get(&url);
     if let Some(token) = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()) {
         request = request.bearer_auth(token);
     }
     let response = request.send().await.map_err(unreachable)?;
     let status = response.status();
     if !status.is_success() {
-        let body = response.text().await.unwrap_or_default();
+        let body = response.bytes().await.unwrap_or_default();
         return Err(StatusError::Refused {
-            url,
+            url: url.to_string(),
             status: status.as_u16(),
-            body,
+            body: refusal(&body),
         });
     }
-    let body = response.bytes().await.map_err(unreachable)?;
-    let listing: Listing = serde_json::from_slice(&body).map_err(|e| StatusError::Unreadable {
-        url: url.clone(),
-        reason: e.to_string(),
-    })?;
-    Ok(listing.connectors)
+    response.bytes().await.map_err(unreachable)
+}
+
+/// An error answer as text: its `error` and each of its `problems` on a line, or the body as is.
+fn refusal(body: &[u8]) -> String {
+    let Ok(answer) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return String::from_utf8_lossy(body).into_owned();
+    };
+    let mut text = answer["error"].as_str().unwrap_or_default().to_string();
+    for problem in answer["problems"].as_array().into_iter().flatten() {
+        text.push_str("\n  ");
+        text.push_str(problem.as_str().unwrap_or_default());
+    }
+    text
 }
 
 /// The connectors as an aligned table: id, system, source, state, last success, last error.

@@ -54,6 +54,7 @@ impl FileDrop {
                 _ = cancel.cancelled() => break,
                 _ = tokio::time::sleep(wait) => {}
                 Some(()) = changed.recv() => {}
+                () = self.pipeline.wake.notified() => {}
             }
         }
         tracing::info!(connector = %id, "connector stopped");

@@ -101,6 +101,7 @@ impl HttpPollSource {
             tokio::select! {
                 () = cancel.cancelled() => break,
                 () = tokio::time::sleep(delay) => {}
+                () = self.pipeline.wake.notified() => {}
             }
             status.phase(Phase::Polling);
             let outcome = self.poll(&poll).await;

@@ -139,6 +139,7 @@ impl SqlSource {
             tokio::select! {
                 () = cancel.cancelled() => break,
                 () = tokio::time::sleep(wait) => {}
+                () = self.pipeline.wake.notified() => {}
             }
         }
         match db {
