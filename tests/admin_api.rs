@@ -5,7 +5,6 @@
 
 mod common;
 
-use common::proxy::free_port;
 use common::{BROKER, Broker, Deployment, with_broker};
 use serde_json::Value;
 use std::process::Command;
@@ -15,16 +14,6 @@ const WAIT: Duration = Duration::from_secs(30);
 
 const SALE: &str = "type = \"test.admin.sale.v1\"\nkey = [\"receipt\"]\n[fields]\n\
                     receipt = { from = \"receipt\", required = true }\n";
-
-/// Points the deployment's admin API at `listen`.
-fn admin_on(d: &Deployment, listen: &str) {
-    let text = std::fs::read_to_string(d.config()).expect("hub file");
-    let text = text.replace(
-        "listen = \"127.0.0.1:0\"",
-        &format!("listen = \"{listen}\""),
-    );
-    std::fs::write(d.config(), text).expect("hub file");
-}
 
 async fn get(url: &str) -> Option<(u16, Value)> {
     let response = reqwest::get(url).await.ok()?;
@@ -61,9 +50,7 @@ async fn connectors_report_their_state_and_status_prints_it() {
              [format]\ntype = \"json\"\n",
         )
         .expect("connector");
-        let port = free_port();
-        admin_on(&d, &format!("127.0.0.1:{port}"));
-        let base = format!("http://127.0.0.1:{port}");
+        let base = d.admin_on_free_port();
         let _events = broker.bound_queue(&d.exchange, "#").await;
         let hub = d.start(Some(BROKER));
 
@@ -164,7 +151,7 @@ async fn connectors_report_their_state_and_status_prints_it() {
 #[test]
 fn beyond_loopback_the_admin_api_needs_a_token() {
     let d = Deployment::new("admintoken");
-    admin_on(&d, "0.0.0.0:0");
+    d.admin_on("0.0.0.0:0");
     let mut hub = d.start(Some("amqp://127.0.0.1:1/%2f"));
     let status = hub.wait_exit(WAIT);
     assert!(!status.success());

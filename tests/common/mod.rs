@@ -98,6 +98,23 @@ impl Deployment {
         std::fs::write(self.config(), text).expect("write hub file");
     }
 
+    /// Points the admin API at a free loopback port; its base URL (`http://127.0.0.1:PORT`).
+    pub fn admin_on_free_port(&self) -> String {
+        let port = proxy::free_port();
+        self.admin_on(&format!("127.0.0.1:{port}"));
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// Points the admin API at `listen`.
+    pub fn admin_on(&self, listen: &str) {
+        let text = std::fs::read_to_string(self.config()).expect("hub file");
+        let text = text.replace(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"{listen}\""),
+        );
+        std::fs::write(self.config(), text).expect("hub file");
+    }
+
     /// The deployment's state dir (`[state] dir`, by default `var/state` beside `config/`).
     pub fn state_dir(&self) -> PathBuf {
         self.dir.path().join("var/state")
