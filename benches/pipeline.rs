@@ -30,6 +30,7 @@ use omnibus::config::connector::{
 };
 use omnibus::connector::emit::Emitter;
 use omnibus::connector::ingest::{Failures, Ingest};
+use omnibus::connector::status::StatusHandle;
 use omnibus::mapping::Mapping;
 use omnibus::route::Publisher;
 use omnibus::route::publisher::PublisherSettings;
@@ -138,6 +139,7 @@ fn connector(spool: &Path) -> ConnectorSpec {
         mapping: "bench_sales".into(),
         routing_key: None,
         content_mode: ContentMode::Binary,
+        expect: None,
         source: SourceSpec::File(FileSourceSpec {
             path: spool.to_path_buf(),
             glob: "*.csv".into(),
@@ -347,6 +349,7 @@ impl HubRun {
         )
         .expect("the repository's schemas load");
         let schema = mapping.schema_in(&schemas).expect("the mapping's schema");
+        let status = StatusHandle::detached("bench");
         let job = Ingest {
             format: self.spec.format.as_ref(),
             mapping,
@@ -356,6 +359,7 @@ impl HubRun {
             store: &self.store,
             dedupe: true,
             failures: Failures::DeadLetter,
+            status: &status,
             cancel: &self.cancel,
         };
         let start = Instant::now();

@@ -1,7 +1,8 @@
 //! The admin API of a running hub, through the real binary and the real RabbitMQ: `/health`,
 //! `/ready`, the connectors' states (a file connector that takes a file, an AMQP connector whose
 //! broker is out of reach), and `omnibus status` printing the same table; a hub asked to listen
-//! beyond loopback without a token refuses to start.
+//! beyond loopback without a token refuses to start; a connector whose input is overdue shows late
+//! until a file arrives.
 
 mod common;
 
@@ -160,4 +161,43 @@ fn beyond_loopback_the_admin_api_needs_a_token() {
         log.contains("not loopback: set OMNIBUS_ADMIN_TOKEN"),
         "hub log:\n{log}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_without_input_turns_late_and_a_file_clears_it() {
+    with_broker(|mut broker: Broker| async move {
+        let d = Deployment::new("late");
+        broker.owns(&d);
+        d.mapping("sale", SALE);
+        d.file_connector("pos", "sale", "type = \"csv\"");
+        let file = d.dir.path().join("connectors/pos.toml");
+        let text = std::fs::read_to_string(&file).expect("connector");
+        std::fs::write(&file, format!("expect_every = \"2s\"\n{text}")).expect("connector");
+        let base = d.admin_on_free_port();
+        let _events = broker.bound_queue(&d.exchange, "#").await;
+        let hub = d.start(Some(BROKER));
+        let url = format!("{base}/api/connectors/pos");
+
+        let late = until(&url, |_, v| v["late"].is_object()).await;
+        let (_, late) = late.expect("an answer");
+        assert_eq!(late["late"]["expected"], "every 2s", "{late}");
+        assert_eq!(late["expect"], "every 2s", "{late}");
+        assert!(late["last_input"].is_null(), "{late}");
+        let out = Command::new(env!("CARGO_BIN_EXE_omnibus"))
+            .args(["status", "--config"])
+            .arg(d.config())
+            .output()
+            .expect("omnibus status");
+        let table = String::from_utf8_lossy(&out.stdout);
+        assert!(table.contains("connected,late"), "{table}");
+        assert!(hub.log_text().contains("connector is late"));
+
+        d.drop_file("pos", "day.csv", b"receipt\nR1\n");
+        let fresh = until(&url, |_, v| v["late"].is_null()).await;
+        let (_, fresh) = fresh.expect("an answer");
+        assert!(fresh["late"].is_null(), "{fresh}");
+        assert!(fresh["last_input"].is_string(), "{fresh}");
+        assert!(hub.stop().success());
+    })
+    .await;
 }

@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-pub use view::ConnectorView;
+pub use view::{ConnectorView, LateView};
 
 /// The environment variable holding the admin API's bearer token.
 pub const TOKEN_ENV: &str = "OMNIBUS_ADMIN_TOKEN";

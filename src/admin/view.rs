@@ -23,6 +23,20 @@ pub struct ConnectorView {
     pub last_error: Option<ErrorView>,
     /// When a connector backing off tries again.
     pub retry_at: Option<String>,
+    /// The freshness expectation (`daily by 02:00 Asia/Shanghai`, `every 1h`), if any.
+    pub expect: Option<String>,
+    /// When the connector last took input holding records.
+    pub last_input: Option<String>,
+    /// Set while input is overdue.
+    pub late: Option<LateView>,
+}
+
+/// A missed freshness expectation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LateView {
+    /// The deadline that passed without input.
+    pub since: String,
+    pub expected: String,
 }
 
 /// A connector's last error.
@@ -44,6 +58,12 @@ impl ConnectorView {
             last_success: status.last_success.map(rfc3339),
             last_error: status.last_error.as_ref().map(ErrorView::of),
             retry_at: status.retry_at.map(rfc3339),
+            expect: spec.expect.as_ref().map(|e| e.describe()),
+            last_input: status.last_input.map(rfc3339),
+            late: status.late.as_ref().map(|late| LateView {
+                since: rfc3339(late.since),
+                expected: late.expected.clone(),
+            }),
         }
     }
 }

@@ -18,6 +18,8 @@ pub struct ConnectorSpec {
     /// minijinja template for the routing key; `None` routes by event type.
     pub routing_key: Option<String>,
     pub content_mode: ContentMode,
+    /// When the legacy system is expected to send input; `None` expects nothing.
+    pub expect: Option<crate::connector::freshness::Expectation>,
     pub source: SourceSpec,
     /// `[format]`; `None` only for sources whose records come ready (`sql` rows).
     pub format: Option<FormatSpec>,

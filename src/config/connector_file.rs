@@ -11,6 +11,7 @@ use super::connector::{
 };
 use super::diagnostic::{Diagnostic, Diagnostics, keep, line_col};
 use super::toml_de::{Source, did_you_mean};
+use crate::connector::freshness::Expectation;
 use crate::connector::{amqp, http_poll, http_push, mqtt, sql};
 use crate::format::charset::{Charset, InvalidBytes};
 use crate::format::{edifact, fixed_width, json, xlsx, xml};
@@ -63,6 +64,10 @@ pub struct ConnectorFile {
     pub routing_key: Option<Spanned<String>>,
     #[serde(default)]
     pub content_mode: ContentMode,
+    /// Input expected at least this often (`"1h"`).
+    pub expect_every: Option<Spanned<String>>,
+    /// Input expected by each deadline of a schedule (`"daily by 02:00 Asia/Shanghai"`).
+    pub expect: Option<Spanned<String>>,
     pub source: Option<IgnoredAny>,
     pub format: Option<IgnoredAny>,
 }
@@ -156,6 +161,7 @@ struct Top {
     mapping: String,
     routing_key: Option<String>,
     content_mode: ContentMode,
+    expect: Option<Expectation>,
 }
 
 impl ConnectorFile {
@@ -176,6 +182,7 @@ impl ConnectorFile {
         if let Some(key) = &self.routing_key {
             keep(&mut found, template(src, key));
         }
+        let expect = keep(&mut found, expectation(src, self.expect_every, self.expect));
         let Some((id, id_position)) = id.filter(|_| found.is_empty()) else {
             return Err(found);
         };
@@ -186,6 +193,7 @@ impl ConnectorFile {
             mapping: self.mapping.into_inner(),
             routing_key: self.routing_key.map(Spanned::into_inner),
             content_mode: self.content_mode,
+            expect: expect.flatten(),
         })
     }
 }
@@ -204,12 +212,32 @@ impl Top {
                 mapping: self.mapping,
                 routing_key: self.routing_key,
                 content_mode: self.content_mode,
+                expect: self.expect,
                 source,
                 format,
                 file: src.path.to_path_buf(),
             },
             id_position: self.id_position,
         }
+    }
+}
+
+/// `expect_every` or `expect`: when the legacy system is expected to send input.
+fn expectation(
+    src: &Source<'_>,
+    every: Option<Spanned<String>>,
+    by: Option<Spanned<String>>,
+) -> Result<Option<Expectation>, Diagnostic> {
+    match (every, by) {
+        (None, None) => Ok(None),
+        (Some(_), Some(by)) => {
+            Err(src.diagnostic(by.span().start, "give expect_every or expect, not both"))
+        }
+        (Some(every), None) => positive_duration(src, "expect_every", Some(every), Duration::ZERO)
+            .map(|every| Some(Expectation::Every(every))),
+        (None, Some(by)) => Expectation::parse(by.get_ref())
+            .map(Some)
+            .map_err(|e| src.diagnostic(by.span().start, e)),
     }
 }
 

@@ -733,4 +733,37 @@ header = true                 # or columns = ["A", "B", ...]
         );
         assert!(problems[4].contains("exclude each other"), "{problems:?}");
     }
+
+    #[test]
+    fn freshness_expectations_are_read_and_checked_at_their_key() {
+        let d = Deployment::new();
+        let with = |line: &str| format!("{line}\n{}", pos("[format]\ntype = \"csv\"\n"));
+        d.write(
+            "connectors/pos.toml",
+            &with("expect = \"daily by 02:00 Asia/Shanghai\""),
+        );
+        let files = load(&d.hub()).expect("loads");
+        let expect = files.connectors[0].expect.as_ref().map(|e| e.describe());
+        assert_eq!(expect.as_deref(), Some("daily by 02:00 Asia/Shanghai"));
+        let cases = [
+            (
+                "expect = \"nightly\"",
+                "pos.toml:1:10: expect = \"nightly\" is not an expectation",
+            ),
+            (
+                "expect_every = \"0s\"",
+                "pos.toml:1:16: expect_every must be longer than zero",
+            ),
+            (
+                "expect_every = \"1h\"\nexpect = \"daily by 02:00\"",
+                "pos.toml:2:10: give expect_every or expect, not both",
+            ),
+        ];
+        for (line, expected) in cases {
+            d.write("connectors/pos.toml", &with(line));
+            let problems = d.problems();
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(problems[0].contains(expected), "{problems:?}");
+        }
+    }
 }

@@ -96,6 +96,7 @@ impl Pipeline {
             store: &self.store,
             dedupe: self.dedupe,
             failures: Failures::DeadLetter,
+            status: &self.status,
             cancel,
         }
     }
@@ -124,6 +125,8 @@ pub struct Ingest<'a> {
     /// Check each event against the dedupe window before publishing it.
     pub dedupe: bool,
     pub failures: Failures,
+    /// Told when an input holding records is settled.
+    pub status: &'a StatusHandle,
     pub cancel: &'a CancellationToken,
 }
 
@@ -304,7 +307,12 @@ impl Ingest<'_> {
             Some(e) => return Err(e),
         }
         let done = match outcome {
-            BatchOutcome::Settled { .. } if !self.cancel.is_cancelled() => return Ok(tally),
+            BatchOutcome::Settled { .. } if !self.cancel.is_cancelled() => {
+                if tally.records() > 0 {
+                    self.status.input();
+                }
+                return Ok(tally);
+            }
             BatchOutcome::Settled { done, .. } | BatchOutcome::Abandoned { done } => done,
         };
         if let Some(key) = key {

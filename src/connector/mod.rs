@@ -4,6 +4,7 @@
 pub mod amqp;
 pub mod emit;
 pub mod file_drop;
+pub mod freshness;
 pub mod http_poll;
 pub mod http_push;
 pub mod ingest;

@@ -62,6 +62,19 @@ pub struct Status {
     pub last_error: Option<Failure>,
     /// When a connector backing off tries again.
     pub retry_at: Option<SystemTime>,
+    /// When the connector last took input holding at least one record.
+    pub last_input: Option<SystemTime>,
+    /// Set while input is overdue (the connector's freshness expectation was missed).
+    pub late: Option<Late>,
+}
+
+/// A missed freshness expectation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Late {
+    /// The deadline that passed without input.
+    pub since: SystemTime,
+    /// The expectation, as written (`daily by 02:00 Asia/Shanghai`, `every 1h`).
+    pub expected: String,
 }
 
 /// Where one connector reports its state.
@@ -80,11 +93,18 @@ impl StatusHandle {
             last_success: None,
             last_error: None,
             retry_at: None,
+            last_input: None,
+            late: None,
         };
         Self {
             connector: connector.into(),
             tx: Arc::new(watch::Sender::new(status)),
         }
+    }
+
+    /// The connector's id.
+    pub fn connector(&self) -> &str {
+        &self.connector
     }
 
     /// The connector's current state.
@@ -120,6 +140,48 @@ impl StatusHandle {
             .send_modify(|s| s.last_success = Some(SystemTime::now()));
     }
 
+    /// Input holding records was taken and settled: the legacy system is sending, so the
+    /// connector is not late.
+    pub fn input(&self) {
+        let was_late = self.tx.borrow().late.is_some();
+        if was_late {
+            tracing::info!(connector = %self.connector, "input arrived; the connector is no longer late");
+            late_gauge(&self.connector).set(0.0);
+        }
+        self.tx.send_modify(|s| {
+            s.last_input = Some(SystemTime::now());
+            s.late = None;
+        });
+    }
+
+    /// The last input's time as kept from an earlier run, unless this run saw one already.
+    pub fn seed_last_input(&self, at: SystemTime) {
+        self.tx.send_if_modified(|s| {
+            let seeded = s.last_input.is_none();
+            if seeded {
+                s.last_input = Some(at);
+            }
+            seeded
+        });
+    }
+
+    /// No input came before `since`, as the expectation `expected` required.
+    pub fn late(&self, since: SystemTime, expected: &str) {
+        let late = Late {
+            since,
+            expected: expected.to_string(),
+        };
+        let changed = self.tx.send_if_modified(|s| {
+            let changed = s.late.as_ref() != Some(&late);
+            s.late = Some(late.clone());
+            changed
+        });
+        if changed {
+            tracing::warn!(connector = %self.connector, expected = %expected, "connector is late: no input arrived as expected");
+            late_gauge(&self.connector).set(1.0);
+        }
+    }
+
     /// The source failed with `message`; the connector tries again after `delay`.
     pub fn backing_off(&self, message: &str, delay: Duration) {
         let now = SystemTime::now();
@@ -145,6 +207,11 @@ impl StatusHandle {
             });
         });
     }
+}
+
+/// `omnibus_connector_late{connector}`: 1 while the connector's input is overdue.
+fn late_gauge(connector: &str) -> metrics::Gauge {
+    metrics::gauge!("omnibus_connector_late", "connector" => connector.to_string())
 }
 
 /// Every connector's state, by connector id.

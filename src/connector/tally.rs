@@ -22,6 +22,11 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Records the input held: published, filtered, failed or already delivered.
+    pub fn records(&self) -> u64 {
+        self.published + self.filtered + self.failed + self.duplicates
+    }
+
     /// Counts a failed record and keeps its reason (the first [`MAX_REPORTED`]).
     pub fn failure(&mut self, origin: &Origin, reason: &str) {
         self.failed += 1;

@@ -8,6 +8,7 @@ use crate::config::connector::{ConnectorSpec, SourceSpec};
 use crate::connector::amqp::AmqpSource;
 use crate::connector::emit::Emitter;
 use crate::connector::file_drop::FileDrop;
+use crate::connector::freshness;
 use crate::connector::http_poll::{HttpPollSource, HttpPollSpec};
 use crate::connector::http_push::HttpPushSource;
 use crate::connector::ingest::Pipeline;
@@ -35,6 +36,15 @@ pub(super) async fn supervise(
     cancel: CancellationToken,
 ) {
     let status = shared.status.handle(&spec.id);
+    if let Some(expectation) = spec.expect.clone() {
+        let watch = freshness::watch(
+            expectation,
+            status.clone(),
+            shared.store.clone(),
+            cancel.clone(),
+        );
+        tokio::spawn(watch);
+    }
     let mut backoff = Backoff::new(Duration::from_secs(1), MAX_RESTART_BACKOFF);
     while !cancel.is_cancelled() {
         let task = tokio::spawn(run_connector(

@@ -124,10 +124,18 @@ fn row(c: &ConnectorView) -> Vec<String> {
         c.id.clone(),
         c.system.clone(),
         c.source.clone(),
-        c.state.clone(),
+        state(c),
         c.last_success.clone().unwrap_or_else(dash),
         error,
     ]
+}
+
+/// The state, with `,late` while input is overdue (one word, so the table splits on blanks).
+fn state(c: &ConnectorView) -> String {
+    match c.late {
+        Some(_) => format!("{},late", c.state),
+        None => c.state.clone(),
+    }
 }
 
 /// Characters of a last error shown in the table.
@@ -136,6 +144,7 @@ const ERROR_WIDTH: usize = 100;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admin::LateView;
 
     #[test]
     fn listening_everywhere_is_asked_on_loopback() {
@@ -156,7 +165,19 @@ mod tests {
             last_success: None,
             last_error: None,
             retry_at: None,
+            expect: None,
+            last_input: None,
+            late: None,
         };
+        let late = ConnectorView {
+            id: "erp".into(),
+            late: Some(LateView {
+                since: "2026-11-25T18:00:00.000Z".into(),
+                expected: "daily by 02:00 Asia/Shanghai".into(),
+            }),
+            ..view.clone()
+        };
+        assert!(table(&[late]).contains("connected,late"));
         let table = table(&[view]);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines[0].find("SYSTEM"), lines[1].find("chain-stores"));
