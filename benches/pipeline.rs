@@ -36,6 +36,7 @@ use omnibus::route::publisher::PublisherSettings;
 use omnibus::route::topology::Topology;
 use omnibus::state::Store;
 use omnibus::state::ledger::FileKey;
+use omnibus::telemetry::Activity;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -347,6 +348,7 @@ impl HubRun {
         )
         .expect("the repository's schemas load");
         let schema = mapping.schema_in(&schemas).expect("the mapping's schema");
+        let activity = std::sync::Arc::new(Activity::new("bench"));
         let job = Ingest {
             format: self.spec.format.as_ref(),
             mapping,
@@ -357,6 +359,7 @@ impl HubRun {
             dedupe: true,
             failures: Failures::DeadLetter,
             cancel: &self.cancel,
+            activity: &activity,
         };
         let start = Instant::now();
         let key = FileKey::of_file("bench", &path).expect("hash");

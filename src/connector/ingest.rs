@@ -3,6 +3,9 @@
 //! (or dead-letter each bad record), and wait until every one is settled before the source may
 //! acknowledge the input (move the file, ack the message, answer 2xx, save the cursor).
 //!
+//! Each stage is counted here, once, in the connector's [`Activity`] (records read, decoded,
+//! mapped, published, dead-lettered; inputs by outcome; the batch counts settled events).
+//!
 //! A source whose records come ready (the rows of a SQL query) hands them to
 //! [`Ingest::records`]: they skip decoding and take the same path from the mapper on.
 
@@ -24,6 +27,7 @@ use crate::mapping::{FailStage, Failure, Mapper, Mapping, Outcome, Unit};
 use crate::route::{Outgoing, Publisher};
 use crate::state::ledger::{self, FileKey};
 use crate::state::{Store, dead_letters, dedupe};
+use crate::telemetry::{Activity, Outcome as InputOutcome, Step};
 use bytes::Bytes;
 use std::collections::HashSet;
 use std::path::Path;
@@ -97,6 +101,7 @@ impl Pipeline {
             dedupe: self.dedupe,
             failures: Failures::DeadLetter,
             cancel,
+            activity: self.status.activity(),
         }
     }
 }
@@ -125,6 +130,8 @@ pub struct Ingest<'a> {
     pub dedupe: bool,
     pub failures: Failures,
     pub cancel: &'a CancellationToken,
+    /// Where each stage is counted.
+    pub activity: &'a Arc<Activity>,
 }
 
 /// How often a file's progress is saved while it is processed.
@@ -173,8 +180,10 @@ impl Ingest<'_> {
             file: name.to_string(),
             reason: e.to_string(),
         })?;
+        self.activity.set_position(name.to_string());
         let source = Source::File(file, max_inflated);
-        self.ingest(source, name, Some(key), resume).await
+        self.observed(self.ingest(source, name, Some(key), resume))
+            .await
     }
 
     /// Publishes every record of a message's `body`, named `name` in origins and dead letters,
@@ -187,7 +196,16 @@ impl Ingest<'_> {
         body: impl Into<Bytes>,
         meta: Meta,
     ) -> Result<Tally, IngestError> {
-        let body = body.into();
+        self.observed(self.message_body(name, body.into(), meta))
+            .await
+    }
+
+    async fn message_body(
+        &self,
+        name: Arc<str>,
+        body: Bytes,
+        meta: Meta,
+    ) -> Result<Tally, IngestError> {
         let source = Source::Body(body.clone(), meta);
         let tally = self.ingest(source, Arc::clone(&name), None, 0).await?;
         let Some(reason) = tally.refused.clone() else {
@@ -217,14 +235,32 @@ impl Ingest<'_> {
         name: Arc<str>,
         records: Vec<Result<Record, RecordError>>,
     ) -> Result<Tally, IngestError> {
-        self.ingest(Source::Records(records), name, None, 0).await
+        self.observed(self.ingest(Source::Records(records), name, None, 0))
+            .await
+    }
+
+    /// Runs the taking of one input, counting it in flight meanwhile and by its outcome after.
+    async fn observed(
+        &self,
+        taking: impl Future<Output = Result<Tally, IngestError>>,
+    ) -> Result<Tally, IngestError> {
+        let input = self.activity.take();
+        let result = taking.await;
+        let (outcome, records) = match &result {
+            Ok(tally) if tally.refused.is_some() => (Some(InputOutcome::Refused), tally.rows()),
+            Ok(tally) => (Some(InputOutcome::Ok), tally.rows()),
+            Err(IngestError::Stopped | IngestError::Unsettled { .. }) => (None, 0),
+            Err(_) => (Some(InputOutcome::Failed), 0),
+        };
+        input.finish(outcome, records);
+        result
     }
 
     /// Dead-letters a message refused as a whole and waits for the letter to be settled.
     async fn whole(&self, letter: DeadLetter, tally: Tally) -> Result<Tally, IngestError> {
         let mut run = Run {
             key: None,
-            batch: Batch::resuming(0),
+            batch: Batch::counting(0, Arc::clone(self.activity)),
             tally,
             time: EventTime::now(),
             last_checkpoint: Instant::now(),
@@ -250,7 +286,7 @@ impl Ingest<'_> {
         let mut rx = spawn_decoder(format, source, self.emitter.connector(), &name);
         let mut run = Run {
             key,
-            batch: Batch::resuming(resume),
+            batch: Batch::counting(resume, Arc::clone(self.activity)),
             tally: Tally::default(),
             time: EventTime::now(),
             last_checkpoint: Instant::now(),
@@ -264,6 +300,7 @@ impl Ingest<'_> {
             }
             let skip = usize::try_from(resume.saturating_sub(ordinal)).unwrap_or(usize::MAX);
             ordinal += chunk.len() as u64;
+            self.count_read(chunk.get(skip..).unwrap_or_default());
             let mut units = Vec::with_capacity(CHUNK);
             let fatal = map_chunk(chunk.into_iter().skip(skip), &name, &mut mapper, &mut units);
             if let Err(e) = self.publish_units(units, &mut run).await {
@@ -314,6 +351,13 @@ impl Ingest<'_> {
             file: name.to_string(),
             done,
         })
+    }
+
+    /// Counts the records out of the decoder, and those among them that decoded.
+    fn count_read(&self, items: &[Result<Record, DecodeError>]) {
+        let decoded = items.iter().filter(|item| item.is_ok()).count();
+        self.activity.count(Step::Read, items.len() as u64);
+        self.activity.count(Step::Decoded, decoded as u64);
     }
 
     /// Drops what the dedupe window has already seen among `units` and publishes the rest.
@@ -377,13 +421,16 @@ impl Ingest<'_> {
         let items = unit.items;
         match unit.outcome {
             Outcome::Events(mapped) if mapped.is_empty() => Prepared::Filtered { items },
-            Outcome::Events(mapped) => Prepared::Events {
-                items,
-                events: mapped
-                    .into_iter()
-                    .map(|m| self.emitter.event(m, unit.origin.clone(), time))
-                    .collect(),
-            },
+            Outcome::Events(mapped) => {
+                self.activity.count(Step::Mapped, mapped.len() as u64);
+                Prepared::Events {
+                    items,
+                    events: mapped
+                        .into_iter()
+                        .map(|m| self.emitter.event(m, unit.origin.clone(), time))
+                        .collect(),
+                }
+            }
             Outcome::Failed(failure) => Prepared::Letter {
                 items,
                 letter: letter(unit.origin, failure),
@@ -422,6 +469,7 @@ impl Ingest<'_> {
         match self.emitter.encode(event) {
             Ok(encoded) => {
                 run.tally.published += 1;
+                self.activity.count(Step::Published, 1);
                 let msg = self.emitter.with_ack(encoded, token);
                 self.publish(msg).await
             }
@@ -447,12 +495,14 @@ impl Ingest<'_> {
         run: &mut Run<'_>,
     ) -> Result<(), IngestError> {
         run.tally.failure(&letter.origin, &letter.reason);
+        self.activity.failed(letter.stage);
         if self.failures == Failures::HandBack {
             tracing::warn!(connector = %letter.origin.connector, file = %letter.origin.file, line = letter.origin.line, stage = %letter.stage, reason = %letter.reason, "record failed; its input goes back to its system");
             token.settle(Settlement::DeadLettered);
             return Ok(());
         }
         tracing::warn!(connector = %letter.origin.connector, file = %letter.origin.file, line = letter.origin.line, stage = %letter.stage, reason = %letter.reason, "record dead-lettered");
+        self.activity.count(Step::DeadLettered, 1);
         let stored = token.also();
         let row = letter.to_stored(Some((self.mapping.name(), self.mapping.version())));
         self.store

@@ -136,6 +136,8 @@ const ERROR_WIDTH: usize = 100;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admin::Records;
+    use crate::telemetry::Recent;
 
     #[test]
     fn listening_everywhere_is_asked_on_loopback() {
@@ -156,6 +158,11 @@ mod tests {
             last_success: None,
             last_error: None,
             retry_at: None,
+            records: Records::default(),
+            recent: Recent::default(),
+            outbox_depth: 0,
+            lag_seconds: None,
+            position: None,
         };
         let table = table(&[view]);
         let lines: Vec<&str> = table.lines().collect();
