@@ -22,3 +22,4 @@ pub mod preview;
 pub mod route;
 pub mod scaffold;
 pub mod state;
+pub mod telemetry;

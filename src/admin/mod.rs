@@ -2,12 +2,14 @@
 //! (`GET /health`), readiness (`GET /ready`: broker connected and confirming, state store
 //! writable), each connector's state (`GET /api/connectors`, `GET /api/connectors/{id}`), and
 //! ops' requests to the running hub (`POST /api/connectors/{id}/pause|resume|poll-now`,
-//! `POST /api/reload`), as JSON with stable field names (docs/admin-api.md).
+//! `POST /api/reload`), as JSON with stable field names, and Prometheus metrics (`GET /metrics`,
+//! [`scrape`]) (docs/admin-api.md).
 //!
 //! It listens on loopback by default. On any other address it requires a bearer token, read from
 //! the environment variable [`TOKEN_ENV`] when the hub starts; without one the hub refuses to
 //! start, so the API is never open to the network by accident.
 
+mod scrape;
 mod view;
 
 use crate::connector::http_push::auth::{Auth, AuthError};
@@ -21,13 +23,15 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+use scrape::OutboxDepth;
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-pub use view::{ConnectorView, LateView};
+pub use view::{ConnectorView, LateView, Records};
 
 /// The environment variable holding the admin API's bearer token.
 pub const TOKEN_ENV: &str = "OMNIBUS_ADMIN_TOKEN";
@@ -56,6 +60,8 @@ pub struct Admin {
     pub store: Store,
     /// Where pause, resume, poll-now and reload requests go.
     pub control: Control,
+    /// The process's metrics recorder, rendered on `GET /metrics`.
+    pub metrics: PrometheusHandle,
 }
 
 /// A bound admin listener and the token it requires, if any.
@@ -112,6 +118,7 @@ pub async fn serve(bound: Bound, admin: Admin, cancel: CancellationToken) {
 fn router(admin: Admin, token: Option<Auth>) -> Router {
     let api = Router::new()
         .route("/ready", get(ready))
+        .route("/metrics", get(scrape::metrics))
         .route("/api/connectors", get(connectors))
         .route("/api/connectors/{id}", get(connector))
         .route("/api/connectors/{id}/{action}", post(act))
@@ -174,9 +181,10 @@ async fn ready(State(admin): State<Admin>) -> Response {
 
 async fn connectors(State(admin): State<Admin>) -> Json<serde_json::Value> {
     let listing = admin.connectors.borrow().clone();
+    let outbox = OutboxDepth::read(&admin.store).await.unwrap_or_default();
     let views: Vec<ConnectorView> = listing
         .iter()
-        .map(|spec| ConnectorView::of(spec, &admin.status.handle(&spec.id).get()))
+        .map(|spec| ConnectorView::of(spec, &admin.status.handle(&spec.id), outbox.of(&spec.id)))
         .collect();
     Json(json!({ "connectors": views }))
 }
@@ -185,7 +193,9 @@ async fn connector(State(admin): State<Admin>, Path(id): Path<String>) -> Respon
     let listing = admin.connectors.borrow().clone();
     match listing.iter().find(|spec| spec.id == id) {
         Some(spec) => {
-            let view = ConnectorView::of(spec, &admin.status.handle(&spec.id).get());
+            let outbox = OutboxDepth::read(&admin.store).await.unwrap_or_default();
+            let handle = admin.status.handle(&spec.id);
+            let view = ConnectorView::of(spec, &handle, outbox.of(&spec.id));
             Json(view).into_response()
         }
         None => error(StatusCode::NOT_FOUND, &format!("no connector \"{id}\"")),
@@ -263,6 +273,9 @@ mod tests {
             control: Control::detached(),
             broker: watch::channel(BrokerState::Connecting).1,
             store: Store::open(state).expect("store"),
+            metrics: metrics_exporter_prometheus::PrometheusBuilder::new()
+                .build_recorder()
+                .handle(),
         }
     }
 

@@ -1,13 +1,15 @@
-//! A connector's state as the admin API shows it: stable field names, times in RFC 3339 (UTC).
+//! A connector's state as the admin API shows it: stable field names, times in RFC 3339 (UTC),
+//! with what it has done (records in, out and failed, recent rates, lag, position).
 
 use crate::config::connector::ConnectorSpec;
-use crate::connector::status::{Failure, Status};
+use crate::connector::status::{Failure, StatusHandle};
+use crate::telemetry::{Activity, Recent, Step};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::SystemTime;
 
 /// One connector, as `GET /api/connectors` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectorView {
     pub id: String,
     /// The legacy system it reads.
@@ -24,11 +26,28 @@ pub struct ConnectorView {
     /// When a connector backing off tries again.
     pub retry_at: Option<String>,
     /// The freshness expectation (`daily by 02:00 Asia/Shanghai`, `every 1h`), if any.
+    #[serde(default)]
     pub expect: Option<String>,
     /// When the connector last took input holding records.
+    #[serde(default)]
     pub last_input: Option<String>,
     /// Set while input is overdue.
+    #[serde(default)]
     pub late: Option<LateView>,
+    /// Records in, events out, records failed, since the hub started.
+    #[serde(default)]
+    pub records: Records,
+    #[serde(default)]
+    pub recent: Recent,
+    /// The connector's messages waiting in the outbox.
+    #[serde(default)]
+    pub outbox_depth: u64,
+    /// Age of the oldest input taken and not yet settled, in seconds.
+    #[serde(default)]
+    pub lag_seconds: Option<f64>,
+    /// The last file taken, or the watermark of a polling source.
+    #[serde(default)]
+    pub position: Option<String>,
 }
 
 /// A missed freshness expectation.
@@ -39,6 +58,29 @@ pub struct LateView {
     pub expected: String,
 }
 
+/// A connector's record counts since the hub started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Records {
+    /// Records read (out of the decoder, decodable or not).
+    #[serde(rename = "in")]
+    pub read: u64,
+    /// Events out: confirmed by the broker, or taken by the outbox.
+    pub out: u64,
+    /// Records that failed (dead-lettered, or handed back to their system).
+    pub failed: u64,
+}
+
+impl Records {
+    fn of(activity: &Activity) -> Self {
+        let totals = activity.totals();
+        Self {
+            read: activity.get(Step::Read),
+            out: totals.out,
+            failed: totals.failed,
+        }
+    }
+}
+
 /// A connector's last error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorView {
@@ -47,7 +89,11 @@ pub struct ErrorView {
 }
 
 impl ConnectorView {
-    pub fn of(spec: &ConnectorSpec, status: &Status) -> Self {
+    /// Connector `spec` as its `handle` reports it, with `outbox_depth` of its messages in the
+    /// outbox.
+    pub fn of(spec: &ConnectorSpec, handle: &StatusHandle, outbox_depth: u64) -> Self {
+        let status = handle.get();
+        let activity = handle.activity();
         Self {
             id: spec.id.clone(),
             system: spec.system.clone(),
@@ -64,6 +110,11 @@ impl ConnectorView {
                 since: rfc3339(late.since),
                 expected: late.expected.clone(),
             }),
+            records: Records::of(activity),
+            recent: activity.recent(crate::telemetry::minute_now()),
+            outbox_depth,
+            lag_seconds: activity.lag().map(|lag| lag.as_secs_f64()),
+            position: activity.position(),
         }
     }
 }

@@ -3,6 +3,10 @@
 //! (or dead-letter each bad record), and wait until every one is settled before the source may
 //! acknowledge the input (move the file, ack the message, answer 2xx, save the cursor).
 //!
+//! Each stage is counted here, once, in the connector's
+//! [`Activity`](crate::telemetry::Activity) (records read, decoded, mapped, published,
+//! dead-lettered; inputs by outcome; the batch counts settled events).
+//!
 //! A source whose records come ready (the rows of a SQL query) hands them to
 //! [`Ingest::records`]: they skip decoding and take the same path from the mapper on.
 
@@ -24,6 +28,7 @@ use crate::mapping::{FailStage, Failure, Mapper, Mapping, Outcome, Unit};
 use crate::route::{Outgoing, Publisher};
 use crate::state::ledger::{self, FileKey};
 use crate::state::{Store, dead_letters, dedupe};
+use crate::telemetry::{Outcome as InputOutcome, Step};
 use bytes::Bytes;
 use std::collections::HashSet;
 use std::path::Path;
@@ -125,7 +130,8 @@ pub struct Ingest<'a> {
     /// Check each event against the dedupe window before publishing it.
     pub dedupe: bool,
     pub failures: Failures,
-    /// Told when an input holding records is settled.
+    /// Where the connector's activity is counted, and told when an input holding records is
+    /// settled.
     pub status: &'a StatusHandle,
     pub cancel: &'a CancellationToken,
 }
@@ -176,8 +182,10 @@ impl Ingest<'_> {
             file: name.to_string(),
             reason: e.to_string(),
         })?;
+        self.status.activity().set_position(name.to_string());
         let source = Source::File(file, max_inflated);
-        self.ingest(source, name, Some(key), resume).await
+        self.observed(self.ingest(source, name, Some(key), resume))
+            .await
     }
 
     /// Publishes every record of a message's `body`, named `name` in origins and dead letters,
@@ -190,7 +198,16 @@ impl Ingest<'_> {
         body: impl Into<Bytes>,
         meta: Meta,
     ) -> Result<Tally, IngestError> {
-        let body = body.into();
+        self.observed(self.message_body(name, body.into(), meta))
+            .await
+    }
+
+    async fn message_body(
+        &self,
+        name: Arc<str>,
+        body: Bytes,
+        meta: Meta,
+    ) -> Result<Tally, IngestError> {
         let source = Source::Body(body.clone(), meta);
         let tally = self.ingest(source, Arc::clone(&name), None, 0).await?;
         let Some(reason) = tally.refused.clone() else {
@@ -220,14 +237,32 @@ impl Ingest<'_> {
         name: Arc<str>,
         records: Vec<Result<Record, RecordError>>,
     ) -> Result<Tally, IngestError> {
-        self.ingest(Source::Records(records), name, None, 0).await
+        self.observed(self.ingest(Source::Records(records), name, None, 0))
+            .await
+    }
+
+    /// Runs the taking of one input, counting it in flight meanwhile and by its outcome after.
+    async fn observed(
+        &self,
+        taking: impl Future<Output = Result<Tally, IngestError>>,
+    ) -> Result<Tally, IngestError> {
+        let input = self.status.activity().take();
+        let result = taking.await;
+        let (outcome, records) = match &result {
+            Ok(tally) if tally.refused.is_some() => (Some(InputOutcome::Refused), tally.rows()),
+            Ok(tally) => (Some(InputOutcome::Ok), tally.rows()),
+            Err(IngestError::Stopped | IngestError::Unsettled { .. }) => (None, 0),
+            Err(_) => (Some(InputOutcome::Failed), 0),
+        };
+        input.finish(outcome, records);
+        result
     }
 
     /// Dead-letters a message refused as a whole and waits for the letter to be settled.
     async fn whole(&self, letter: DeadLetter, tally: Tally) -> Result<Tally, IngestError> {
         let mut run = Run {
             key: None,
-            batch: Batch::resuming(0),
+            batch: Batch::counting(0, Arc::clone(self.status.activity())),
             tally,
             time: EventTime::now(),
             last_checkpoint: Instant::now(),
@@ -253,7 +288,7 @@ impl Ingest<'_> {
         let mut rx = spawn_decoder(format, source, self.emitter.connector(), &name);
         let mut run = Run {
             key,
-            batch: Batch::resuming(resume),
+            batch: Batch::counting(resume, Arc::clone(self.status.activity())),
             tally: Tally::default(),
             time: EventTime::now(),
             last_checkpoint: Instant::now(),
@@ -267,6 +302,7 @@ impl Ingest<'_> {
             }
             let skip = usize::try_from(resume.saturating_sub(ordinal)).unwrap_or(usize::MAX);
             ordinal += chunk.len() as u64;
+            self.count_read(chunk.get(skip..).unwrap_or_default());
             let mut units = Vec::with_capacity(CHUNK);
             let fatal = map_chunk(chunk.into_iter().skip(skip), &name, &mut mapper, &mut units);
             if let Err(e) = self.publish_units(units, &mut run).await {
@@ -322,6 +358,13 @@ impl Ingest<'_> {
             file: name.to_string(),
             done,
         })
+    }
+
+    /// Counts the records out of the decoder, and those among them that decoded.
+    fn count_read(&self, items: &[Result<Record, DecodeError>]) {
+        let decoded = items.iter().filter(|item| item.is_ok()).count();
+        self.status.activity().count(Step::Read, items.len() as u64);
+        self.status.activity().count(Step::Decoded, decoded as u64);
     }
 
     /// Drops what the dedupe window has already seen among `units` and publishes the rest.
@@ -385,13 +428,18 @@ impl Ingest<'_> {
         let items = unit.items;
         match unit.outcome {
             Outcome::Events(mapped) if mapped.is_empty() => Prepared::Filtered { items },
-            Outcome::Events(mapped) => Prepared::Events {
-                items,
-                events: mapped
-                    .into_iter()
-                    .map(|m| self.emitter.event(m, unit.origin.clone(), time))
-                    .collect(),
-            },
+            Outcome::Events(mapped) => {
+                self.status
+                    .activity()
+                    .count(Step::Mapped, mapped.len() as u64);
+                Prepared::Events {
+                    items,
+                    events: mapped
+                        .into_iter()
+                        .map(|m| self.emitter.event(m, unit.origin.clone(), time))
+                        .collect(),
+                }
+            }
             Outcome::Failed(failure) => Prepared::Letter {
                 items,
                 letter: letter(unit.origin, failure),
@@ -430,6 +478,7 @@ impl Ingest<'_> {
         match self.emitter.encode(event) {
             Ok(encoded) => {
                 run.tally.published += 1;
+                self.status.activity().count(Step::Published, 1);
                 let msg = self.emitter.with_ack(encoded, token);
                 self.publish(msg).await
             }
@@ -455,12 +504,14 @@ impl Ingest<'_> {
         run: &mut Run<'_>,
     ) -> Result<(), IngestError> {
         run.tally.failure(&letter.origin, &letter.reason);
+        self.status.activity().failed(letter.stage);
         if self.failures == Failures::HandBack {
             tracing::warn!(connector = %letter.origin.connector, file = %letter.origin.file, line = letter.origin.line, stage = %letter.stage, reason = %letter.reason, "record failed; its input goes back to its system");
             token.settle(Settlement::DeadLettered);
             return Ok(());
         }
         tracing::warn!(connector = %letter.origin.connector, file = %letter.origin.file, line = letter.origin.line, stage = %letter.stage, reason = %letter.reason, "record dead-lettered");
+        self.status.activity().count(Step::DeadLettered, 1);
         let stored = token.also();
         let row = letter.to_stored(Some((self.mapping.name(), self.mapping.version())));
         self.store

@@ -3,8 +3,10 @@
 //! read it; the log gets every change of health).
 //!
 //! The hub keeps one [`Registry`]; each connector gets a [`StatusHandle`] and reports through it.
-//! Reports are cheap (a `watch` channel): a connector may report on every poll.
+//! Reports are cheap (a `watch` channel): a connector may report on every poll. Each handle also
+//! carries the connector's [`Activity`] (records counted at each stage), kept across restarts.
 
+use crate::telemetry::Activity;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -30,6 +32,16 @@ pub enum Phase {
 }
 
 impl Phase {
+    pub const ALL: [Phase; 7] = [
+        Phase::Starting,
+        Phase::Connected,
+        Phase::Polling,
+        Phase::Idle,
+        Phase::BackingOff,
+        Phase::Paused,
+        Phase::Stopped,
+    ];
+
     /// The phase's name, as shown to ops.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -82,6 +94,7 @@ pub struct Late {
 pub struct StatusHandle {
     connector: Arc<str>,
     tx: Arc<watch::Sender<Status>>,
+    activity: Arc<Activity>,
 }
 
 impl StatusHandle {
@@ -99,7 +112,13 @@ impl StatusHandle {
         Self {
             connector: connector.into(),
             tx: Arc::new(watch::Sender::new(status)),
+            activity: Arc::new(Activity::new(connector)),
         }
+    }
+
+    /// What the connector has done: records at each stage, inputs in flight, its position.
+    pub fn activity(&self) -> &Arc<Activity> {
+        &self.activity
     }
 
     /// The connector's id.
@@ -238,6 +257,12 @@ impl Registry {
             .iter()
             .map(|(id, h)| (Arc::clone(id), h.get()))
             .collect()
+    }
+
+    /// Every connector's handle, by id.
+    pub fn handles(&self) -> Vec<StatusHandle> {
+        let handles = self.handles.lock().unwrap_or_else(PoisonError::into_inner);
+        handles.values().cloned().collect()
     }
 }
 

@@ -4,7 +4,11 @@
 //! Each derived event carries an [`AckToken`]. Settling a token records the outcome; dropping it
 //! unsettled (the hub shut down, the publisher gave up) marks the whole batch abandoned, so the
 //! source keeps its input for the next run instead of acknowledging what was not delivered.
+//!
+//! A batch made [`Batch::counting`] for a connector also counts each event confirmed or stored as
+//! it settles, in the connector's [`Activity`].
 
+use crate::telemetry::{Activity, Step};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +34,8 @@ struct State {
     abandoned: AtomicBool,
     settled: Notify,
     progress: Mutex<Progress>,
+    /// Where settled events are counted.
+    activity: Option<Arc<Activity>>,
 }
 
 /// Items settled from the start without a gap, and the unsettled tokens of the items after them.
@@ -105,9 +111,9 @@ pub enum Settlement {
     /// The broker confirmed the canonical event.
     Confirmed,
     /// The broker confirmed the dead letter that stands for a bad record (or the dead-letter
-    /// index stored it).
+    /// index or the outbox stored it).
     DeadLettered,
-    /// The outbox stored the message durably; it reaches the broker later.
+    /// The outbox stored the event durably; it reaches the broker later.
     Stored,
 }
 
@@ -125,12 +131,22 @@ impl Batch {
     /// A batch whose first `done` items were settled by an earlier run: the next item is item
     /// `done`.
     pub fn resuming(done: u64) -> Self {
+        Self::with(done, None)
+    }
+
+    /// A batch resuming after `done` items whose confirmed and stored events count in `activity`.
+    pub fn counting(done: u64, activity: Arc<Activity>) -> Self {
+        Self::with(done, Some(activity))
+    }
+
+    fn with(done: u64, activity: Option<Arc<Activity>>) -> Self {
         let state = State {
             pending: AtomicUsize::new(1),
             progress: Mutex::new(Progress {
                 done,
                 open: VecDeque::new(),
             }),
+            activity,
             ..State::default()
         };
         Self {
@@ -246,6 +262,7 @@ impl AckToken {
                 Settlement::Stored => &state.stored,
             };
             counter.fetch_add(1, Ordering::AcqRel);
+            count(&state, how);
             progress(&state, |p| self.items().for_each(|o| p.settle(o)));
             release(&state);
         }
@@ -262,6 +279,18 @@ impl Drop for AckToken {
             state.abandoned.store(true, Ordering::Release);
             release(&state);
         }
+    }
+}
+
+/// Counts a settled event in its connector's activity (a dead letter is counted when it is made).
+fn count(state: &State, how: Settlement) {
+    let step = match how {
+        Settlement::Confirmed => Step::Confirmed,
+        Settlement::Stored => Step::Stored,
+        Settlement::DeadLettered => return,
+    };
+    if let Some(activity) = &state.activity {
+        activity.count(step, 1);
     }
 }
 
@@ -385,6 +414,19 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[tokio::test]
+    async fn a_counting_batch_counts_confirmed_and_stored_events() {
+        let activity = Arc::new(Activity::new("c"));
+        let batch = Batch::counting(0, Arc::clone(&activity));
+        batch.token().settle(Settlement::Confirmed);
+        batch.token().settle(Settlement::Stored);
+        batch.token().settle(Settlement::DeadLettered);
+        drop(batch.token());
+        assert_eq!(activity.get(Step::Confirmed), 1);
+        assert_eq!(activity.get(Step::Stored), 1);
+        assert_eq!(activity.totals().out, 2);
     }
 
     #[tokio::test]

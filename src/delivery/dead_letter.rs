@@ -20,6 +20,10 @@ pub enum Stage {
     Encode,
 }
 
+impl Stage {
+    pub const ALL: [Stage; 4] = [Stage::Decode, Stage::Map, Stage::Validate, Stage::Encode];
+}
+
 impl fmt::Display for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

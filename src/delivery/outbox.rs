@@ -99,7 +99,7 @@ impl Outbox {
                         &msg.routing_key,
                         &msg.wire,
                     ));
-                    tokens.push(token);
+                    tokens.push((token, stored_as(msg.target)));
                 }
                 Ack::Outbox { .. } => {}
             }
@@ -121,8 +121,8 @@ impl Outbox {
                         if let Some(last) = seqs.last() {
                             shared.last_seq.fetch_max(*last, Ordering::AcqRel);
                         }
-                        for token in tokens {
-                            token.settle(Settlement::Stored);
+                        for (token, how) in tokens {
+                            token.settle(how);
                         }
                     }
                     shared.pending.fetch_sub(1, Ordering::AcqRel);
@@ -226,4 +226,13 @@ fn from_row(seq: i64, row: outbox::Row) -> Option<Outgoing> {
         },
         ack: Ack::Outbox { seq, bytes },
     })
+}
+
+/// How a message the outbox stores counts as settled: an event as stored, a dead letter as
+/// dead-lettered (its record is not an event out of the connector).
+fn stored_as(target: Target) -> Settlement {
+    match target {
+        Target::Events => Settlement::Stored,
+        Target::DeadLetters => Settlement::DeadLettered,
+    }
 }

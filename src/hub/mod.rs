@@ -1,8 +1,8 @@
 //! The hub: takes the state dir's lock, opens the state store, starts the publisher, the admin
 //! API and the fleet of connectors ([`fleet`]), each supervised so that a failing connector never
 //! stops the others ([`supervise`]); serves ops' requests — pause, resume, poll now, reload —
-//! through [`Control`] (from the admin API, SIGHUP and `--watch`: [`triggers`]); and stops
-//! everything on cancellation.
+//! through [`Control`] (from the admin API, SIGHUP and `--watch`: [`triggers`]); keeps the metrics
+//! recorder and the connectors' recent rates up to date; and stops everything on cancellation.
 
 mod control;
 mod fingerprint;
@@ -24,7 +24,9 @@ use crate::route::publisher::PublisherSettings;
 use crate::route::receipts::Receipts;
 use crate::route::topology::Topology;
 use crate::state::{HubLock, LockError, Store, StoreError, dedupe};
+use crate::telemetry;
 use fleet::{Fleet, Origin};
+use metrics_exporter_prometheus::PrometheusHandle;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -101,6 +103,7 @@ pub async fn run(
         hub_path,
         connectors,
     } = files;
+    let metrics = telemetry::recorder();
     let schemas = Schemas::load(&hub.paths.schemas).map_err(HubError::Schemas)?;
     let _lock = HubLock::acquire(&hub.state.dir)?;
     let store = Store::open(&hub.state.dir)?;
@@ -120,6 +123,7 @@ pub async fn run(
         status: Registry::default(),
         routes: Routes::default(),
     };
+    let upkeep = tokio::spawn(keep_metrics(metrics.clone(), shared.status.clone()));
     let origin = Origin {
         hub_text: std::fs::read(&hub_path).unwrap_or_default(),
         hub_path,
@@ -136,6 +140,7 @@ pub async fn run(
         broker: shared.publisher.watch_state(),
         store: store.clone(),
         control: control.clone(),
+        metrics,
     };
     drop(shared);
     tracker.spawn(admin::serve(admin, view, cancel.clone()));
@@ -146,11 +151,30 @@ pub async fn run(
     tracker.wait().await;
     let _ = publisher_task.await;
     pruning.abort();
+    upkeep.abort();
     if let Err(e) = store.write(|_| Ok(())).await {
         tracing::warn!(error = %e, "the state store's last writes may not have landed");
     }
     tracing::info!("hub stopped");
     Ok(())
+}
+
+/// How often the metrics recorder is tidied and the connectors' totals sampled.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Drains the recorder's histogram samples (which otherwise pile up between scrapes) and samples
+/// every connector's totals for its recent rates, every [`UPKEEP_EVERY`].
+async fn keep_metrics(metrics: PrometheusHandle, status: Registry) {
+    let mut every = tokio::time::interval(UPKEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        every.tick().await;
+        metrics.run_upkeep();
+        let minute = telemetry::minute_now();
+        for handle in status.handles() {
+            handle.activity().sample(minute);
+        }
+    }
 }
 
 /// How often the dedupe window is pruned.

@@ -145,6 +145,8 @@ const ERROR_WIDTH: usize = 100;
 mod tests {
     use super::*;
     use crate::admin::LateView;
+    use crate::admin::Records;
+    use crate::telemetry::Recent;
 
     #[test]
     fn listening_everywhere_is_asked_on_loopback() {
@@ -168,6 +170,11 @@ mod tests {
             expect: None,
             last_input: None,
             late: None,
+            records: Records::default(),
+            recent: Recent::default(),
+            outbox_depth: 0,
+            lag_seconds: None,
+            position: None,
         };
         let late = ConnectorView {
             id: "erp".into(),

@@ -107,7 +107,15 @@ pub fn depth(conn: &Connection) -> rusqlite::Result<Depth> {
     )
 }
 
-/// Per-connector message counts, for `omnibus offsets show`.
+/// When the oldest message was stored (Unix seconds); `None` when the outbox is empty. Cheap: the
+/// first row in `seq` order.
+pub fn oldest(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    let mut stmt = conn.prepare_cached("SELECT stored FROM outbox ORDER BY seq LIMIT 1")?;
+    let mut rows = stmt.query([])?;
+    rows.next()?.map(|r| r.get(0)).transpose()
+}
+
+/// Per-connector message counts, for `omnibus offsets show`, the admin API and `/metrics`.
 pub fn per_connector(conn: &Connection) -> rusqlite::Result<Vec<(String, u64)>> {
     let mut stmt = conn
         .prepare("SELECT connector, COUNT(*) FROM outbox GROUP BY connector ORDER BY connector")?;

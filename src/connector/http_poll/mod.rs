@@ -144,6 +144,10 @@ impl HttpPollSource {
             Some(w) => watermark::load(store, id, w).await?,
             None => None,
         };
+        let activity = self.pipeline.status.activity();
+        if let Some(mark) = &mark {
+            activity.set_position(mark.clone());
+        }
         let mut pager = Pager::new(&spec.pagination, self.base(mark.as_deref())?, {
             let by_cursor = matches!(spec.watermark, Some(WatermarkSpec::Cursor { .. }));
             mark.clone().filter(|_| by_cursor)
@@ -179,6 +183,7 @@ impl HttpPollSource {
                 && more
             {
                 watermark::save(store, id, w, cursor.to_string()).await?;
+                activity.set_position(cursor.to_string());
             }
             if !more {
                 break;
@@ -188,7 +193,8 @@ impl HttpPollSource {
             && Some(&value) != mark.as_ref()
         {
             tracing::debug!(connector = %id, watermark = %value, "watermark saved");
-            watermark::save(store, id, w, value).await?;
+            watermark::save(store, id, w, value.clone()).await?;
+            activity.set_position(value);
         }
         Ok(polled)
     }

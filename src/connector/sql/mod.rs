@@ -225,6 +225,10 @@ impl SqlSource {
             Some(text) => Window::parse(&text).map_err(PollError::Position)?,
             None => Window::default(),
         };
+        self.pipeline
+            .status
+            .activity()
+            .set_position(mark.to_string());
         Ok(Position {
             mark,
             window,
@@ -237,6 +241,7 @@ impl SqlSource {
     async fn save(&self, position: &Position) -> Result<(), PollError> {
         let connector = self.pipeline.spec.id.clone();
         let (mark, window) = (position.mark.to_string(), position.window.to_text());
+        let saved = mark.clone();
         self.pipeline
             .store
             .write(move |conn| {
@@ -244,7 +249,9 @@ impl SqlSource {
                 positions::set(conn, &connector, WINDOW, &window)
             })
             .await
-            .map_err(|e| PollError::Store(e.to_string()))
+            .map_err(|e| PollError::Store(e.to_string()))?;
+        self.pipeline.status.activity().set_position(saved);
+        Ok(())
     }
 
     /// Runs the poll query from `since` and keeps the rows the position takes.

@@ -1,6 +1,7 @@
 //! One connection's worth of publishing: publishes with `mandatory` and confirms, matches returns
 //! by publish tag, settles what the broker confirmed (or spills to the outbox), and reports how the
-//! connection ended.
+//! connection ended. It measures each publish's wait for its confirm and keeps the gauge of
+//! publishes in flight.
 
 use super::flow::Flow;
 use super::queue::Queue;
@@ -9,13 +10,16 @@ use crate::canonical::wire::publish_tag;
 use crate::delivery::ack::Settlement;
 use crate::delivery::outbox::Outbox;
 use crate::state::dedupe;
+use crate::telemetry::{CONFIRMS_IN_FLIGHT, PUBLISH_CONFIRM};
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use lapin::options::BasicPublishOptions;
 use lapin::types::ShortString;
 use lapin::{Channel, Confirmation, Connection, Event};
+use metrics::{Gauge, Histogram};
 use std::collections::{HashMap, HashSet};
+use std::time::Instant as Clock;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -35,8 +39,9 @@ pub(super) struct Session<'s> {
     blocked: bool,
     exchange: ShortString,
     dead_letter_exchange: ShortString,
-    /// Published messages awaiting their confirm, with when they were published (Unix seconds).
-    unconfirmed: HashMap<u64, (Outgoing, i64)>,
+    /// Published messages awaiting their confirm, with when they were published (Unix seconds,
+    /// and the instant for the confirm's latency).
+    unconfirmed: HashMap<u64, (Outgoing, i64, Clock)>,
     confirms: FuturesUnordered<Confirm>,
     /// Publishes the broker returned as unroutable whose own confirm has not been handled yet.
     returned: HashSet<u64>,
@@ -47,6 +52,9 @@ pub(super) struct Session<'s> {
     confirmed_ids: Vec<dedupe::Id>,
     confirmed_rows: Vec<(i64, u64)>,
     confirmed_row_ids: Vec<dedupe::Id>,
+    /// `omnibus_confirms_in_flight` and `omnibus_publish_confirm_seconds`.
+    in_flight: Gauge,
+    confirm_latency: Histogram,
 }
 
 impl<'s> Session<'s> {
@@ -72,6 +80,8 @@ impl<'s> Session<'s> {
             confirmed_ids: Vec::new(),
             confirmed_rows: Vec::new(),
             confirmed_row_ids: Vec::new(),
+            in_flight: metrics::gauge!(CONFIRMS_IN_FLIGHT),
+            confirm_latency: metrics::histogram!(PUBLISH_CONFIRM),
         }
     }
 
@@ -214,7 +224,8 @@ impl<'s> Session<'s> {
             publish = Box::pin(std::future::ready(done));
         }
         self.unconfirmed
-            .insert(seq, (msg, crate::state::now_unix()));
+            .insert(seq, (msg, crate::state::now_unix(), Clock::now()));
+        self.in_flight.set(self.unconfirmed.len() as f64);
         self.confirms.push(publish);
     }
 
@@ -246,23 +257,27 @@ impl<'s> Session<'s> {
         }
         let mut lost = None;
         for (seq, result) in round {
-            let Some((msg, at)) = self.unconfirmed.remove(&seq) else {
+            let Some((msg, at, sent)) = self.unconfirmed.remove(&seq) else {
                 continue;
             };
             let returned = self.returned.remove(&seq);
             match result {
-                Ok(Confirmation::Ack(_)) if !returned => self.delivered(msg, flow),
+                Ok(Confirmation::Ack(_)) if !returned => {
+                    self.confirm_latency.record(sent.elapsed().as_secs_f64());
+                    self.delivered(msg, flow);
+                }
                 Ok(Confirmation::Ack(_)) => self.refuse(msg, RETURNED, &mut flow.queue),
                 Ok(Confirmation::Nack(_)) => self.refuse(msg, NACKED, &mut flow.queue),
                 Ok(Confirmation::NotRequested) => {
                     self.refuse(msg, "not confirmed", &mut flow.queue)
                 }
                 Err(e) => {
-                    self.unconfirmed.insert(seq, (msg, at));
+                    self.unconfirmed.insert(seq, (msg, at, sent));
                     lost = Some(e.to_string());
                 }
             }
         }
+        self.in_flight.set(self.unconfirmed.len() as f64);
         lost.map_or(Ok(()), Err)
     }
 
@@ -327,16 +342,17 @@ impl<'s> Session<'s> {
     /// After the session: every unconfirmed message goes back, oldest first; they are in doubt
     /// (the broker may have them) from the time the oldest was published.
     pub(super) fn requeue_unconfirmed(&mut self, flow: &mut Flow) {
-        if let Some(oldest) = self.unconfirmed.values().map(|(_, at)| *at).min() {
+        if let Some(oldest) = self.unconfirmed.values().map(|(_, at, _)| *at).min() {
             flow.doubt(Some(oldest));
         }
         let mut seqs: Vec<u64> = self.unconfirmed.keys().copied().collect();
         seqs.sort_unstable_by(|a, b| b.cmp(a));
         for seq in seqs {
-            if let Some((msg, _)) = self.unconfirmed.remove(&seq) {
+            if let Some((msg, _, _)) = self.unconfirmed.remove(&seq) {
                 flow.queue.ready.push_front(msg);
             }
         }
+        self.in_flight.set(0.0);
     }
 }
 
