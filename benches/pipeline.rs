@@ -356,6 +356,7 @@ impl HubRun {
             store: &self.store,
             dedupe: true,
             failures: Failures::DeadLetter,
+            tap: None,
             cancel: &self.cancel,
         };
         let start = Instant::now();

@@ -12,3 +12,4 @@ pub mod mqtt;
 pub mod sql;
 pub mod status;
 pub mod tally;
+pub mod tap;
