@@ -776,6 +776,11 @@ fn tap(
     let mut stdout = std::io::stdout().lock();
     let mut written = Ok(());
     let samples = runtime.block_on(follow(&base, &request, |line| match line {
+        Line::Started => eprintln!(
+            "tapping {} at stage {} (at most {limit} sample(s))",
+            request.connector.as_deref().unwrap_or("every connector"),
+            stage.as_str()
+        ),
         Line::Sample(text) => {
             if written.is_ok() {
                 written = writeln!(stdout, "{text}").and_then(|()| stdout.flush());

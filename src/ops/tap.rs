@@ -15,17 +15,20 @@ pub struct TapRequest {
     pub limit: u64,
 }
 
-/// One line of the tap.
+/// What the tap brings.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Line<'a> {
+    /// The hub took the request: samples produced from now on follow.
+    Started,
     /// A sample as JSON text.
     Sample(&'a str),
     /// This many samples passed the reader by.
     Skipped(u64),
 }
 
-/// Follows the tap of the hub whose admin API is at `base`, calling `on_line` for each line as it
-/// arrives; the number of samples received once the hub ends the answer.
+/// Follows the tap of the hub whose admin API is at `base`, calling `on_line` once the hub took
+/// the request and then for each line as it arrives; the number of samples received once the hub
+/// ends the answer.
 pub async fn follow(
     base: &str,
     request: &TapRequest,
@@ -41,6 +44,7 @@ pub async fn follow(
     }
     let get = reqwest::Client::new().get(&url).query(&query);
     let mut response = answer(get, &url).await?;
+    on_line(Line::Started);
     let mut pending = Vec::new();
     let mut samples = 0;
     while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(&url, e))? {
