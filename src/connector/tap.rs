@@ -11,7 +11,7 @@ use crate::delivery::ack::{AckToken, Settlement};
 use crate::format::DecodeError;
 use crate::format::record::Record;
 use chrono::{SecondsFormat, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -158,19 +158,16 @@ impl TapPoint {
             return;
         }
         for item in items {
-            let mut body = Map::new();
-            match item {
-                Ok(record) => {
-                    body.insert("origin".into(), record.origin.to_json());
-                    body.insert("record".into(), record_json(record));
-                }
+            let (origin, field) = match item {
+                Ok(record) => (&record.origin, ("record", record.to_json())),
                 Err(DecodeError::Record(e)) => {
-                    body.insert("origin".into(), e.origin.to_json());
-                    body.insert("error".into(), Value::from(e.reason.as_str()));
+                    let reason = Value::from(e.reason.as_str()).to_string();
+                    (&e.origin, ("error", reason))
                 }
                 Err(_) => continue,
-            }
-            self.send(Stage::Decoded, body);
+            };
+            let origin = ("origin", origin.to_json().to_string());
+            self.send(Stage::Decoded, &[origin, field]);
         }
     }
 
@@ -179,13 +176,9 @@ impl TapPoint {
         if !self.wants(Stage::Mapped) {
             return;
         }
-        let structured = event
-            .to_structured_json()
-            .and_then(|json| serde_json::from_slice::<Value>(&json));
-        if let Ok(envelope) = structured {
-            let mut body = Map::new();
-            body.insert("event".into(), envelope);
-            self.send(Stage::Mapped, body);
+        if let Ok(envelope) = event.to_structured_json() {
+            let envelope = String::from_utf8_lossy(&envelope).into_owned();
+            self.send(Stage::Mapped, &[("event", envelope)]);
         }
     }
 
@@ -194,62 +187,84 @@ impl TapPoint {
         if !self.wants(Stage::Published) {
             return None;
         }
-        let mut summary = Map::new();
-        summary.insert("id".into(), Value::from(event.id.to_string()));
-        summary.insert("type".into(), Value::from(&*event.event_type));
-        if let Some(subject) = &event.subject {
-            summary.insert("subject".into(), Value::from(subject.as_str()));
-        }
         Some(Publishing {
             point: self.clone(),
-            summary,
+            id: event.id.to_string(),
+            event_type: Arc::clone(&event.event_type),
+            subject: event.subject.clone(),
         })
     }
 
-    fn send(&self, stage: Stage, body: Map<String, Value>) {
-        let mut line = Map::new();
-        line.insert("connector".into(), Value::from(&*self.connector));
-        line.insert("stage".into(), Value::from(stage.as_str()));
+    /// Sends a sample: `connector`, `stage` and `at`, then `fields` (each a name and JSON text),
+    /// in that order.
+    fn send(&self, stage: Stage, fields: &[(&str, String)]) {
         let at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
-        line.insert("at".into(), Value::from(at));
-        line.extend(body);
+        let mut line = format!(
+            "{{\"connector\":{},\"stage\":\"{}\",\"at\":\"{at}\"",
+            Value::from(&*self.connector),
+            stage.as_str()
+        );
+        for (name, json) in fields {
+            line.push_str(&format!(",\"{name}\":{json}"));
+        }
+        line.push('}');
         let sample = Sample {
             connector: Arc::clone(&self.connector),
             stage,
-            line: Value::Object(line).to_string(),
+            line,
         };
         let _ = self.tap.inner.sender.send(Arc::new(sample));
     }
 }
 
-/// A record's fields as JSON: a row as column → value, a tree as it is.
-fn record_json(record: &Record) -> Value {
-    serde_json::from_str(&record.to_json()).unwrap_or(Value::Null)
+/// A published event's sample.
+#[derive(Debug, serde::Serialize)]
+struct Published<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<&'a str>,
+    routing_key: &'a str,
+    /// `confirmed` (by the broker) or `outbox` (stored, published later).
+    delivery: &'static str,
 }
 
 /// An event on its way to the broker, sampled once its token is settled.
 #[derive(Debug)]
 pub struct Publishing {
     point: TapPoint,
-    summary: Map<String, Value>,
+    id: String,
+    event_type: Arc<str>,
+    subject: Option<String>,
 }
 
 impl Publishing {
     /// `token`, offering the event's sample (with `routing_key`, and whether the broker confirmed
     /// it or the outbox stored it) when it is settled.
     pub fn watch(self, token: AckToken, routing_key: &str) -> AckToken {
-        let Publishing { point, mut summary } = self;
-        summary.insert("routing_key".into(), Value::from(routing_key));
+        let routing_key = routing_key.to_string();
         token.on_settle(move |how| {
-            let delivery = match how {
-                Settlement::Confirmed => "confirmed",
-                Settlement::Stored => "outbox",
-                Settlement::DeadLettered => "dead_lettered",
+            let Publishing {
+                point,
+                id,
+                event_type,
+                subject,
+            } = self;
+            let summary = Published {
+                id: &id,
+                event_type: &event_type,
+                subject: subject.as_deref(),
+                routing_key: &routing_key,
+                delivery: match how {
+                    Settlement::Confirmed => "confirmed",
+                    Settlement::Stored => "outbox",
+                    Settlement::DeadLettered => "dead_lettered",
+                },
             };
-            summary.insert("delivery".into(), Value::from(delivery));
-            let mut body = Map::new();
-            body.insert("event".into(), Value::Object(summary));
-            point.send(Stage::Published, body);
+            if let Ok(json) = serde_json::to_string(&summary) {
+                point.send(Stage::Published, &[("event", json)]);
+            }
         })
     }
 }
