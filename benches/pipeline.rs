@@ -360,6 +360,7 @@ impl HubRun {
             dedupe: true,
             failures: Failures::DeadLetter,
             status: &status,
+            tap: None,
             cancel: &self.cancel,
         };
         let start = Instant::now();

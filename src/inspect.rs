@@ -2,9 +2,8 @@
 //! mapping will receive — without a mapping or a broker.
 
 use crate::config::connector::FormatSpec;
-use crate::format::record::Origin;
 use crate::format::{self, DecodeError};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -42,12 +41,12 @@ pub fn inspect(
             let text = match item {
                 Ok(record) => {
                     counts.records += 1;
-                    let origin = origin(&record.origin);
+                    let origin = record.origin.to_json();
                     format!("{{\"origin\":{origin},\"record\":{}}}", record.to_json())
                 }
                 Err(DecodeError::Record(e)) => {
                     counts.errors += 1;
-                    json!({"origin": origin(&e.origin), "error": e.reason}).to_string()
+                    json!({"origin": e.origin.to_json(), "error": e.reason}).to_string()
                 }
                 Err(e) => {
                     counts.errors += 1;
@@ -86,14 +85,6 @@ fn line(
     *written < limit
 }
 
-fn origin(origin: &Origin) -> Value {
-    let mut o = json!({"file": &*origin.file, "line": origin.line, "offset": origin.offset});
-    if let Some(locator) = &origin.locator {
-        o["locator"] = Value::from(&**locator);
-    }
-    o
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,7 +115,7 @@ mod tests {
                 errors: 1
             }
         );
-        let lines: Vec<Value> = String::from_utf8(out)
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
             .unwrap()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())

@@ -2,11 +2,13 @@
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use omnibus::admin::{DEFAULT_TAP_LIMIT, MAX_TAP_LIMIT};
 use omnibus::canonical::schema::{Schema, Schemas};
 use omnibus::config::connector::FormatSpec;
 use omnibus::config::connector_file::parse_format;
 use omnibus::config::load::{self, HubFiles};
 use omnibus::config::toml_de::Source;
+use omnibus::connector::tap::Stage;
 use omnibus::format::compressed::DEFAULT_MAX_INFLATED;
 use omnibus::mapping::Mapping;
 use omnibus::ops::{dlq, offsets};
@@ -133,6 +135,24 @@ enum Command {
         /// token in OMNIBUS_ADMIN_TOKEN when it is set.
         #[arg(long)]
         admin: Option<String>,
+    },
+    /// Print samples of what a running hub's connectors produce right now, one JSON line each, from
+    /// its admin API (the broker is not touched): records as decoded (with file and line), events
+    /// as mapped, or events as published (confirmed by the broker, or stored in the outbox).
+    /// Exits 0 once --limit samples are printed.
+    Tap {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// Only this connector's samples; every connector's by default.
+        #[arg(long)]
+        connector: Option<String>,
+        /// Where to sample: decoded, mapped or published.
+        #[arg(long, default_value = "mapped", value_parser = parse_stage)]
+        stage: Stage,
+        /// Stop after this many samples.
+        #[arg(long, default_value_t = DEFAULT_TAP_LIMIT,
+              value_parser = clap::value_parser!(u64).range(1..=MAX_TAP_LIMIT))]
+        limit: u64,
     },
     /// Pause, resume or poll a connector of the running hub now, through its admin API.
     Connectors {
@@ -394,7 +414,13 @@ fn main() -> ExitCode {
             limit,
             idle,
         } => tail(config.config, pattern, limit, idle),
-        Command::Status { config, admin } => status(config.config, admin),
+        Command::Status { config, admin } => status(AdminArgs { config, admin }),
+        Command::Tap {
+            admin,
+            connector,
+            stage,
+            limit,
+        } => tap(admin, connector, stage, limit),
         Command::Connectors { command } => connectors_command(command),
         Command::Reload(admin) => reload(admin),
         Command::Dlq { command } => dlq_command(command),
@@ -662,12 +688,9 @@ fn deployment_schema(config: &Path, event_type: &str) -> anyhow::Result<Option<A
     Ok(schema)
 }
 
-fn status(config: PathBuf, admin: Option<String>) -> anyhow::Result<ExitCode> {
+fn status(admin: AdminArgs) -> anyhow::Result<ExitCode> {
     use omnibus::ops::status;
-    let base = match admin {
-        Some(url) => url,
-        None => status::base_url(&omnibus::ops::hub_config(&config)?.admin.listen),
-    };
+    let base = admin_base(admin)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let connectors = runtime.block_on(status::fetch(&base))?;
     print!("{}", status::table(&connectors));
@@ -713,13 +736,63 @@ fn reload(admin: AdminArgs) -> anyhow::Result<ExitCode> {
 
 /// POSTs to `path` of the running hub's admin API.
 fn admin_post(admin: AdminArgs, path: &str) -> anyhow::Result<serde_json::Value> {
-    use omnibus::ops::status;
-    let base = match admin.admin {
+    let base = admin_base(admin)?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    Ok(runtime.block_on(omnibus::ops::status::post(&base, path))?)
+}
+
+/// The running hub's admin API: --admin, or `[admin] listen` in the hub file.
+fn admin_base(admin: AdminArgs) -> anyhow::Result<String> {
+    Ok(match admin.admin {
         Some(url) => url,
-        None => status::base_url(&omnibus::ops::hub_config(&admin.config.config)?.admin.listen),
+        None => omnibus::ops::status::base_url(
+            &omnibus::ops::hub_config(&admin.config.config)?.admin.listen,
+        ),
+    })
+}
+
+fn parse_stage(name: &str) -> Result<Stage, String> {
+    Stage::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = Stage::ALL.iter().map(|s| s.as_str()).collect();
+        format!("use one of {}", names.join(", "))
+    })
+}
+
+/// Prints the tap's samples on stdout as they arrive (skipped counts on stderr).
+fn tap(
+    admin: AdminArgs,
+    connector: Option<String>,
+    stage: Stage,
+    limit: u64,
+) -> anyhow::Result<ExitCode> {
+    use omnibus::ops::tap::{Line, TapRequest, follow};
+    let base = admin_base(admin)?;
+    let request = TapRequest {
+        connector,
+        stage,
+        limit,
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    Ok(runtime.block_on(status::post(&base, path))?)
+    let mut stdout = std::io::stdout().lock();
+    let mut written = Ok(());
+    let samples = runtime.block_on(follow(&base, &request, |line| match line {
+        Line::Started => eprintln!(
+            "tapping {} at stage {} (at most {limit} sample(s))",
+            request.connector.as_deref().unwrap_or("every connector"),
+            stage.as_str()
+        ),
+        Line::Sample(text) => {
+            if written.is_ok() {
+                written = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
+            }
+        }
+        Line::Skipped(n) => eprintln!("note: {n} sample(s) skipped: this reader fell behind"),
+    }))?;
+    written.context("writing to stdout")?;
+    if samples < limit {
+        bail!("the tap ended after {samples} of {limit} sample(s): the hub is stopping");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn tail(

@@ -2,18 +2,21 @@
 //! (`GET /health`), readiness (`GET /ready`: broker connected and confirming, state store
 //! writable), each connector's state (`GET /api/connectors`, `GET /api/connectors/{id}`), and
 //! ops' requests to the running hub (`POST /api/connectors/{id}/pause|resume|poll-now`,
-//! `POST /api/reload`), as JSON with stable field names, and Prometheus metrics (`GET /metrics`,
-//! [`scrape`]) (docs/admin-api.md).
+//! `POST /api/reload`), as JSON with stable field names, Prometheus metrics (`GET /metrics`,
+//! [`scrape`]) (docs/admin-api.md), and the live tap (`GET /api/tap`, [`tap`]), samples of what
+//! connectors produce as NDJSON.
 //!
 //! It listens on loopback by default. On any other address it requires a bearer token, read from
 //! the environment variable [`TOKEN_ENV`] when the hub starts; without one the hub refuses to
 //! start, so the API is never open to the network by accident.
 
 mod scrape;
+mod tap;
 mod view;
 
 use crate::connector::http_push::auth::{Auth, AuthError};
 use crate::connector::status::Registry;
+use crate::connector::tap::Tap;
 use crate::hub::{Command, Control, ControlError, Done, Listing};
 use crate::route::publisher::BrokerState;
 use crate::state::Store;
@@ -31,6 +34,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+pub use tap::{DEFAULT_TAP_LIMIT, MAX_TAP_LIMIT};
 pub use view::{ConnectorView, LateView, Records};
 
 /// The environment variable holding the admin API's bearer token.
@@ -62,6 +66,8 @@ pub struct Admin {
     pub control: Control,
     /// The process's metrics recorder, rendered on `GET /metrics`.
     pub metrics: PrometheusHandle,
+    /// The live tap, read by `GET /api/tap`.
+    pub tap: Tap,
 }
 
 /// A bound admin listener and the token it requires, if any.
@@ -123,6 +129,7 @@ fn router(admin: Admin, token: Option<Auth>) -> Router {
         .route("/api/connectors/{id}", get(connector))
         .route("/api/connectors/{id}/{action}", post(act))
         .route("/api/reload", post(reload))
+        .route("/api/tap", get(tap::tap))
         .fallback(not_found)
         .with_state(admin);
     let api = match token {
@@ -276,6 +283,7 @@ mod tests {
             metrics: metrics_exporter_prometheus::PrometheusBuilder::new()
                 .build_recorder()
                 .handle(),
+            tap: Tap::new(CancellationToken::new()),
         }
     }
 

@@ -18,6 +18,7 @@ use crate::config::connector::{ConnectorSpec, FormatSpec};
 use crate::connector::emit::Emitter;
 use crate::connector::meta::Meta;
 use crate::connector::status::StatusHandle;
+use crate::connector::tap::TapPoint;
 use crate::delivery::ack::AckToken;
 use crate::delivery::ack::{Batch, BatchOutcome, Settlement};
 use crate::delivery::dead_letter::{DeadLetter, Stage};
@@ -87,6 +88,8 @@ pub struct Pipeline {
     /// Rung when ops ask a polling connector to poll now; a connector that polls waits on it as
     /// well as on its schedule.
     pub wake: Arc<Notify>,
+    /// Where the connector offers samples to the live tap.
+    pub tap: TapPoint,
 }
 
 impl Pipeline {
@@ -102,6 +105,7 @@ impl Pipeline {
             dedupe: self.dedupe,
             failures: Failures::DeadLetter,
             status: &self.status,
+            tap: Some(&self.tap),
             cancel,
         }
     }
@@ -133,6 +137,8 @@ pub struct Ingest<'a> {
     /// Where the connector's activity is counted, and told when an input holding records is
     /// settled.
     pub status: &'a StatusHandle,
+    /// Where samples for the live tap go; `None` outside the hub.
+    pub tap: Option<&'a TapPoint>,
     pub cancel: &'a CancellationToken,
 }
 
@@ -303,6 +309,9 @@ impl Ingest<'_> {
             let skip = usize::try_from(resume.saturating_sub(ordinal)).unwrap_or(usize::MAX);
             ordinal += chunk.len() as u64;
             self.count_read(chunk.get(skip..).unwrap_or_default());
+            if let Some(tap) = self.tap {
+                tap.decoded(chunk.iter().skip(skip));
+            }
             let mut units = Vec::with_capacity(CHUNK);
             let fatal = map_chunk(chunk.into_iter().skip(skip), &name, &mut mapper, &mut units);
             if let Err(e) = self.publish_units(units, &mut run).await {
@@ -437,6 +446,11 @@ impl Ingest<'_> {
                     events: mapped
                         .into_iter()
                         .map(|m| self.emitter.event(m, unit.origin.clone(), time))
+                        .inspect(|event| {
+                            if let Some(tap) = self.tap {
+                                tap.mapped(event);
+                            }
+                        })
                         .collect(),
                 }
             }
@@ -475,10 +489,15 @@ impl Ingest<'_> {
         run: &mut Run<'_>,
     ) -> Result<(), IngestError> {
         let origin = event.origin.clone();
+        let publishing = self.tap.and_then(|tap| tap.publishing(&event));
         match self.emitter.encode(event) {
             Ok(encoded) => {
                 run.tally.published += 1;
                 self.status.activity().count(Step::Published, 1);
+                let token = match publishing {
+                    Some(publishing) => publishing.watch(token, encoded.0.as_str()),
+                    None => token,
+                };
                 let msg = self.emitter.with_ack(encoded, token);
                 self.publish(msg).await
             }

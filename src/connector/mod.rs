@@ -13,3 +13,4 @@ pub mod mqtt;
 pub mod sql;
 pub mod status;
 pub mod tally;
+pub mod tap;

@@ -169,6 +169,7 @@ impl Batch {
             state: Some(Arc::clone(&self.state)),
             ordinal,
             span: items,
+            watcher: None,
         }
     }
 
@@ -235,6 +236,17 @@ pub struct AckToken {
     ordinal: u64,
     /// How many consecutive items it stands for.
     span: u64,
+    /// Told how the token was settled (the live tap); not told when it is dropped unsettled.
+    watcher: Option<Watcher>,
+}
+
+/// What is told how a token was settled.
+struct Watcher(Box<dyn FnOnce(Settlement) + Send + Sync>);
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Watcher")
+    }
 }
 
 impl AckToken {
@@ -250,7 +262,15 @@ impl AckToken {
             state,
             ordinal: self.ordinal,
             span: self.span,
+            watcher: None,
         }
+    }
+
+    /// This token, telling `watcher` how it was settled (when it is; a token dropped unsettled
+    /// tells nothing).
+    pub fn on_settle(mut self, watcher: impl FnOnce(Settlement) + Send + Sync + 'static) -> Self {
+        self.watcher = Some(Watcher(Box::new(watcher)));
+        self
     }
 
     /// Records that the event is safe; the batch may commit once all its tokens say so.
@@ -265,6 +285,9 @@ impl AckToken {
             count(&state, how);
             progress(&state, |p| self.items().for_each(|o| p.settle(o)));
             release(&state);
+        }
+        if let Some(Watcher(watcher)) = self.watcher.take() {
+            watcher(how);
         }
     }
 
@@ -338,6 +361,23 @@ mod tests {
                 done: 2
             }
         );
+    }
+
+    #[test]
+    fn a_watcher_is_told_how_its_token_was_settled_and_not_when_dropped() {
+        let batch = Batch::new();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let told = tx.clone();
+        let token = batch
+            .token()
+            .on_settle(move |how| told.send(how).expect("send"));
+        token.settle(Settlement::Stored);
+        drop(
+            batch
+                .token()
+                .on_settle(move |how| tx.send(how).expect("send")),
+        );
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), [Settlement::Stored]);
     }
 
     #[tokio::test]

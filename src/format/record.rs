@@ -19,6 +19,18 @@ pub struct Origin {
     pub locator: Option<Arc<str>>,
 }
 
+impl Origin {
+    /// The origin as JSON: `file`, `line`, `offset`, and `locator` when there is one.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut o =
+            serde_json::json!({"file": &*self.file, "line": self.line, "offset": self.offset});
+        if let Some(locator) = &self.locator {
+            o["locator"] = serde_json::Value::from(&**locator);
+        }
+        o
+    }
+}
+
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.file, self.line)?;

@@ -19,6 +19,7 @@ use crate::config::hub::{DeliveryConfig, HubConfig};
 use crate::config::load::HubFiles;
 use crate::connector::http_push::listener::{ListenError, Routes};
 use crate::connector::status::Registry;
+use crate::connector::tap::Tap;
 use crate::route::Publisher;
 use crate::route::publisher::PublisherSettings;
 use crate::route::receipts::Receipts;
@@ -80,6 +81,8 @@ struct Shared {
     status: Registry,
     /// The ingest listener's paths, for `http_push` connectors.
     routes: Routes,
+    /// The live tap the connectors offer samples to.
+    tap: Tap,
 }
 
 /// How the hub picks up configuration changes besides `POST /api/reload`.
@@ -122,6 +125,7 @@ pub async fn run(
         dedupe: !hub.delivery.dedupe_window.is_zero(),
         status: Registry::default(),
         routes: Routes::default(),
+        tap: Tap::new(cancel.clone()),
     };
     let upkeep = tokio::spawn(keep_metrics(metrics.clone(), shared.status.clone()));
     let origin = Origin {
@@ -141,6 +145,7 @@ pub async fn run(
         store: store.clone(),
         control: control.clone(),
         metrics,
+        tap: shared.tap.clone(),
     };
     drop(shared);
     tracker.spawn(admin::serve(admin, view, cancel.clone()));

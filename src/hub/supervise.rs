@@ -89,6 +89,7 @@ async fn run_connector(
         dedupe: shared.dedupe,
         status: shared.status.handle(&spec.id),
         wake,
+        tap: shared.tap.point(&spec.id),
     };
     match &spec.source {
         SourceSpec::File(source) => {

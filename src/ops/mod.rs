@@ -1,11 +1,13 @@
 //! Operations commands on a deployment's state: `omnibus dlq` ([`dlq`]: list, show, purge and
 //! replay dead letters), `omnibus offsets` ([`offsets`]: show and reset what connectors have
-//! taken) and `omnibus status` ([`status`]: a running hub's connectors, from its admin API). Each returns data or an [`OpsError`]; the command line prints them, with the renderings
+//! taken) and `omnibus status` ([`status`]: a running hub's connectors, from its admin API) and `omnibus tap`
+//! ([`tap`]: samples of what a running hub's connectors produce, from its admin API). Each returns data or an [`OpsError`]; the command line prints them, with the renderings
 //! here.
 
 pub mod dlq;
 pub mod offsets;
 pub mod status;
+pub mod tap;
 
 use crate::config::hub::HubConfig;
 use crate::config::load;

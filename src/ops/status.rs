@@ -64,18 +64,20 @@ pub async fn post(base: &str, path: &str) -> Result<serde_json::Value, StatusErr
 }
 
 /// Sends `request` (with the token in [`TOKEN_ENV`], when set); the body of a 2xx answer.
-async fn send(
+async fn send(request: reqwest::RequestBuilder, url: &str) -> Result<bytes::Bytes, StatusError> {
+    let response = answer(request, url).await?;
+    response.bytes().await.map_err(|e| unreachable(url, e))
+}
+
+/// Sends `request` (with the token in [`TOKEN_ENV`], when set); a 2xx answer, its body unread.
+pub(super) async fn answer(
     mut request: reqwest::RequestBuilder,
     url: &str,
-) -> Result<bytes::Bytes, StatusError> {
-    let unreachable = |e: reqwest::Error| StatusError::Unreachable {
-        url: url.to_string(),
-        reason: e.to_string(),
-    };
+) -> Result<reqwest::Response, StatusError> {
     if let Some(token) = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()) {
         request = request.bearer_auth(token);
     }
-    let response = request.send().await.map_err(unreachable)?;
+    let response = request.send().await.map_err(|e| unreachable(url, e))?;
     let status = response.status();
     if !status.is_success() {
         let body = response.bytes().await.unwrap_or_default();
@@ -85,7 +87,15 @@ async fn send(
             body: refusal(&body),
         });
     }
-    response.bytes().await.map_err(unreachable)
+    Ok(response)
+}
+
+/// The admin API at `url` could not be reached, or stopped answering.
+pub(super) fn unreachable(url: &str, e: reqwest::Error) -> StatusError {
+    StatusError::Unreachable {
+        url: url.to_string(),
+        reason: e.to_string(),
+    }
 }
 
 /// An error answer as text: its `error` and each of its `problems` on a line, or the body as is.
