@@ -2,12 +2,15 @@
 //! (`GET /health`), readiness (`GET /ready`: broker connected and confirming, state store
 //! writable), each connector's state (`GET /api/connectors`, `GET /api/connectors/{id}`), and
 //! ops' requests to the running hub (`POST /api/connectors/{id}/pause|resume|poll-now`,
-//! `POST /api/reload`), as JSON with stable field names (docs/admin-api.md).
+//! `POST /api/reload`), the dead letters ([`dead_letters`]: list, show, replay), as JSON with
+//! stable field names (docs/admin-api.md), and the HTML status and dead-letter pages ([`page`]).
 //!
 //! It listens on loopback by default. On any other address it requires a bearer token, read from
 //! the environment variable [`TOKEN_ENV`] when the hub starts; without one the hub refuses to
 //! start, so the API is never open to the network by accident.
 
+mod dead_letters;
+mod page;
 mod view;
 
 use crate::connector::http_push::auth::{Auth, AuthError};
@@ -111,11 +114,16 @@ pub async fn serve(bound: Bound, admin: Admin, cancel: CancellationToken) {
 
 fn router(admin: Admin, token: Option<Auth>) -> Router {
     let api = Router::new()
+        .route("/", get(page::status))
+        .route("/dead-letters", get(page::letters))
         .route("/ready", get(ready))
         .route("/api/connectors", get(connectors))
         .route("/api/connectors/{id}", get(connector))
         .route("/api/connectors/{id}/{action}", post(act))
         .route("/api/reload", post(reload))
+        .route("/api/dead-letters", get(dead_letters::list))
+        .route("/api/dead-letters/replay", post(dead_letters::replay))
+        .route("/api/dead-letters/{id}", get(dead_letters::show))
         .fallback(not_found)
         .with_state(admin);
     let api = match token {
@@ -147,6 +155,16 @@ async fn health() -> Json<serde_json::Value> {
 
 /// 200 when the broker is connected and the state store writable, 503 otherwise, with each check.
 async fn ready(State(admin): State<Admin>) -> Response {
+    let (ready, body) = readiness(&admin);
+    let status = match ready {
+        true => StatusCode::OK,
+        false => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, Json(body)).into_response()
+}
+
+/// Whether the hub is ready, and each check.
+fn readiness(admin: &Admin) -> (bool, serde_json::Value) {
     let state = admin.broker.borrow().clone();
     let broker = match state {
         BrokerState::Connected => json!({"ok": true, "state": "connected"}),
@@ -165,20 +183,20 @@ async fn ready(State(admin): State<Admin>) -> Response {
             "state_store": {"ok": store},
         }
     });
-    let status = match ready {
-        true => StatusCode::OK,
-        false => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    (status, Json(body)).into_response()
+    (ready, body)
+}
+
+/// The running connectors' views, in id order.
+fn views(admin: &Admin) -> Vec<ConnectorView> {
+    let listing = admin.connectors.borrow().clone();
+    listing
+        .iter()
+        .map(|spec| ConnectorView::of(spec, &admin.status.handle(&spec.id).get()))
+        .collect()
 }
 
 async fn connectors(State(admin): State<Admin>) -> Json<serde_json::Value> {
-    let listing = admin.connectors.borrow().clone();
-    let views: Vec<ConnectorView> = listing
-        .iter()
-        .map(|spec| ConnectorView::of(spec, &admin.status.handle(&spec.id).get()))
-        .collect();
-    Json(json!({ "connectors": views }))
+    Json(json!({ "connectors": views(&admin) }))
 }
 
 async fn connector(State(admin): State<Admin>, Path(id): Path<String>) -> Response {
@@ -216,8 +234,10 @@ fn answer(result: Result<Done, ControlError>) -> Response {
     let status = match &refusal {
         ControlError::NoSuchConnector(_) => StatusCode::NOT_FOUND,
         ControlError::NotPolling { .. } | ControlError::Paused(_) => StatusCode::CONFLICT,
-        ControlError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        ControlError::Stopping => StatusCode::SERVICE_UNAVAILABLE,
+        ControlError::Rejected(_) | ControlError::CannotReplay(_) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        ControlError::ReplayStopped(_) | ControlError::Stopping => StatusCode::SERVICE_UNAVAILABLE,
     };
     let body = match refusal {
         ControlError::Rejected(problems) => json!({
