@@ -291,6 +291,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let app = router(admin(dir.path()), Some(Auth::bearer("s3cr3t")));
         assert_eq!(get(&app, "/health", None).await, StatusCode::OK);
+        assert_eq!(get(&app, "/", None).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(get(&app, "/", Some("s3cr3t")).await, StatusCode::OK);
         assert_eq!(
             get(&app, "/api/connectors", None).await,
             StatusCode::UNAUTHORIZED

@@ -4,8 +4,8 @@
 //! connector rows, rendered by the same template) every few seconds and swaps it in.
 //!
 //! A connector row shows the badges: `failing` when the connector is backing off or its last
-//! error is [`RECENT`] or newer than its last success; `late` when its view has a `late` field;
-//! `paused` when it is paused.
+//! error is [`RECENT`] or newer than its last success; `late` when its view has a non-null `late`
+//! field; `paused` when it is paused.
 
 use super::dead_letters::{self, DEFAULT_LIMIT, ListQuery};
 use super::{Admin, ConnectorView, readiness};
@@ -43,7 +43,6 @@ pub struct PageQuery {
 struct Row {
     c: serde_json::Value,
     failing: bool,
-    late: bool,
     paused: bool,
     /// The last success as a time ago (`never` without one).
     last_success: String,
@@ -58,7 +57,6 @@ impl Row {
         let failing = view.state == "backing_off"
             || error.is_some_and(|e| success.is_none_or(|s| e > s) || now - e < recent);
         Self {
-            late: !c["late"].is_null(),
             paused: view.state == "paused",
             failing,
             last_success: success.map_or_else(|| "never".to_string(), |s| ago(now - s)),
@@ -104,7 +102,8 @@ pub async fn status(State(admin): State<Admin>, Query(query): Query<PageQuery>) 
         .iter()
         .map(|v| Row::of(v, now))
         .collect();
-    let (_, checks) = readiness(&admin);
+    let (_, readiness) = readiness(&admin);
+    let checks = &readiness["checks"];
     let counts = match dead_letters::letters(&admin.store, Filter::default(), 0).await {
         Ok(counts) => counts,
         Err(e) => return super::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
@@ -181,7 +180,7 @@ mod tests {
     fn a_connector_is_failing_when_backing_off_or_its_error_is_recent_or_newest() {
         let now = parse("2024-03-01T12:00:00Z").expect("time");
         let ok = Row::of(&view("idle", Some("2024-03-01T11:59:00Z"), None), now);
-        assert!(!ok.failing && !ok.late && !ok.paused);
+        assert!(!ok.failing && !ok.paused);
         assert_eq!(ok.last_success, "1 min ago");
         let old_error = view(
             "idle",
