@@ -280,6 +280,9 @@ struct LetterFilter {
     /// Only letters whose error contains this text (ignoring ASCII case).
     #[arg(long)]
     error: Option<String>,
+    /// Only letters that failed last at this stage: decode, map, validate or encode.
+    #[arg(long)]
+    stage: Option<String>,
     /// At most this many letters.
     #[arg(long)]
     limit: Option<u64>,
@@ -298,6 +301,8 @@ impl LetterFilter {
             connector: self.connector,
             since: self.since,
             error: self.error,
+            stage: self.stage,
+            ids: Vec::new(),
             status,
             limit: self.limit,
             after: None,

@@ -2,14 +2,17 @@
 //! (`GET /health`), readiness (`GET /ready`: broker connected and confirming, state store
 //! writable), each connector's state (`GET /api/connectors`, `GET /api/connectors/{id}`), and
 //! ops' requests to the running hub (`POST /api/connectors/{id}/pause|resume|poll-now`,
-//! `POST /api/reload`), as JSON with stable field names, Prometheus metrics (`GET /metrics`,
-//! [`scrape`]) (docs/admin-api.md), and the live tap (`GET /api/tap`, [`tap`]), samples of what
-//! connectors produce as NDJSON.
+//! `POST /api/reload`), the dead letters ([`dead_letters`]: list, show, replay), as JSON with
+//! stable field names (docs/admin-api.md), Prometheus metrics (`GET /metrics`, [`scrape`]), the
+//! live tap (`GET /api/tap`, [`tap`]: samples of what connectors produce, as NDJSON), and the HTML
+//! status and dead-letter pages ([`page`]).
 //!
 //! It listens on loopback by default. On any other address it requires a bearer token, read from
 //! the environment variable [`TOKEN_ENV`] when the hub starts; without one the hub refuses to
 //! start, so the API is never open to the network by accident.
 
+mod dead_letters;
+mod page;
 mod scrape;
 mod tap;
 mod view;
@@ -123,6 +126,8 @@ pub async fn serve(bound: Bound, admin: Admin, cancel: CancellationToken) {
 
 fn router(admin: Admin, token: Option<Auth>) -> Router {
     let api = Router::new()
+        .route("/", get(page::status))
+        .route("/dead-letters", get(page::letters))
         .route("/ready", get(ready))
         .route("/metrics", get(scrape::metrics))
         .route("/api/connectors", get(connectors))
@@ -130,6 +135,9 @@ fn router(admin: Admin, token: Option<Auth>) -> Router {
         .route("/api/connectors/{id}/{action}", post(act))
         .route("/api/reload", post(reload))
         .route("/api/tap", get(tap::tap))
+        .route("/api/dead-letters", get(dead_letters::list))
+        .route("/api/dead-letters/replay", post(dead_letters::replay))
+        .route("/api/dead-letters/{id}", get(dead_letters::show))
         .fallback(not_found)
         .with_state(admin);
     let api = match token {
@@ -161,6 +169,16 @@ async fn health() -> Json<serde_json::Value> {
 
 /// 200 when the broker is connected and the state store writable, 503 otherwise, with each check.
 async fn ready(State(admin): State<Admin>) -> Response {
+    let (ready, body) = readiness(&admin);
+    let status = match ready {
+        true => StatusCode::OK,
+        false => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, Json(body)).into_response()
+}
+
+/// Whether the hub is ready, and each check.
+fn readiness(admin: &Admin) -> (bool, serde_json::Value) {
     let state = admin.broker.borrow().clone();
     let broker = match state {
         BrokerState::Connected => json!({"ok": true, "state": "connected"}),
@@ -179,21 +197,21 @@ async fn ready(State(admin): State<Admin>) -> Response {
             "state_store": {"ok": store},
         }
     });
-    let status = match ready {
-        true => StatusCode::OK,
-        false => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    (status, Json(body)).into_response()
+    (ready, body)
+}
+
+/// The running connectors' views, in id order.
+async fn views(admin: &Admin) -> Vec<ConnectorView> {
+    let listing = admin.connectors.borrow().clone();
+    let outbox = OutboxDepth::read(&admin.store).await.unwrap_or_default();
+    listing
+        .iter()
+        .map(|spec| ConnectorView::of(spec, &admin.status.handle(&spec.id), outbox.of(&spec.id)))
+        .collect()
 }
 
 async fn connectors(State(admin): State<Admin>) -> Json<serde_json::Value> {
-    let listing = admin.connectors.borrow().clone();
-    let outbox = OutboxDepth::read(&admin.store).await.unwrap_or_default();
-    let views: Vec<ConnectorView> = listing
-        .iter()
-        .map(|spec| ConnectorView::of(spec, &admin.status.handle(&spec.id), outbox.of(&spec.id)))
-        .collect();
-    Json(json!({ "connectors": views }))
+    Json(json!({ "connectors": views(&admin).await }))
 }
 
 async fn connector(State(admin): State<Admin>, Path(id): Path<String>) -> Response {
@@ -233,8 +251,10 @@ fn answer(result: Result<Done, ControlError>) -> Response {
     let status = match &refusal {
         ControlError::NoSuchConnector(_) => StatusCode::NOT_FOUND,
         ControlError::NotPolling { .. } | ControlError::Paused(_) => StatusCode::CONFLICT,
-        ControlError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        ControlError::Stopping => StatusCode::SERVICE_UNAVAILABLE,
+        ControlError::Rejected(_) | ControlError::CannotReplay(_) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        ControlError::ReplayStopped(_) | ControlError::Stopping => StatusCode::SERVICE_UNAVAILABLE,
     };
     let body = match refusal {
         ControlError::Rejected(problems) => json!({
@@ -292,6 +312,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let app = router(admin(dir.path()), Some(Auth::bearer("s3cr3t")));
         assert_eq!(get(&app, "/health", None).await, StatusCode::OK);
+        assert_eq!(get(&app, "/", None).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(get(&app, "/", Some("s3cr3t")).await, StatusCode::OK);
         assert_eq!(
             get(&app, "/api/connectors", None).await,
             StatusCode::UNAUTHORIZED

@@ -44,7 +44,7 @@ impl fmt::Display for Failure {
 pub struct Replayer {
     /// `None` for a connector whose records come ready (SQL rows).
     format: Option<FormatSpec>,
-    mapping: Mapping,
+    mapping: Arc<Mapping>,
     schema: Option<Arc<Schema>>,
     emitter: Emitter,
 }
@@ -53,7 +53,7 @@ impl Replayer {
     /// `schema`: the schema of the mapping's event type, which replayed events must conform to.
     pub fn new(
         spec: &ConnectorSpec,
-        mapping: Mapping,
+        mapping: Arc<Mapping>,
         schema: Option<Arc<Schema>>,
     ) -> Result<Self, RouteError> {
         Ok(Self {
@@ -389,7 +389,7 @@ mod tests {
         std::fs::write(&file, text).unwrap();
         let spec = crate::config::load::load_connector(&file, dir.path()).unwrap();
         let mapping = Mapping::load(&dir.path().join("items.toml")).unwrap();
-        Replayer::new(&spec, mapping, None).unwrap()
+        Replayer::new(&spec, Arc::new(mapping), None).unwrap()
     }
 
     fn letter(raw: &[u8], decoded: Option<&str>) -> Letter {

@@ -1,8 +1,10 @@
 //! What ops can ask of a running hub — pause, resume or poll a connector now, reload the
-//! connectors and mappings — and [`Control`], the handle the admin API, SIGHUP and `--watch` send
+//! connectors and mappings, replay dead letters — and [`Control`], the handle the admin API, SIGHUP and `--watch` send
 //! those requests through. The hub's fleet ([`super::fleet`]) carries them out one at a time and
 //! answers each.
 
+use super::replay::Replayed;
+use crate::state::dead_letters::Filter;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
@@ -16,6 +18,14 @@ pub enum Command {
     PollNow(String),
     /// Re-read the connectors and mappings; restart only the changed connectors.
     Reload,
+    /// Replay the open dead letters `filter` selects with the running mappings; `force` replays
+    /// letters past `[delivery] replay_max_attempts` too; `dry_run` maps them without publishing or
+    /// changing anything.
+    Replay {
+        filter: Filter,
+        force: bool,
+        dry_run: bool,
+    },
 }
 
 /// What the hub did.
@@ -28,6 +38,7 @@ pub enum Done {
         state: &'static str,
     },
     Reloaded(Reloaded),
+    Replayed(Replayed),
 }
 
 /// What a reload changed, by connector id.
@@ -56,6 +67,12 @@ pub enum ControlError {
     /// The new configuration fails `omnibus check`; the running one stays.
     #[error("the new configuration has errors; the running one stays:\n{}", .0.join("\n"))]
     Rejected(Vec<String>),
+    /// A letter's connector is not running, or its mapping cannot be used; nothing was replayed.
+    #[error("{0}")]
+    CannotReplay(String),
+    /// Replay stopped part way (the broker went away, the state store failed).
+    #[error("{0}")]
+    ReplayStopped(String),
     #[error("the hub is stopping")]
     Stopping,
 }

@@ -5,6 +5,7 @@
 
 use super::control::{Command, ControlError, Done, Reloaded, Request};
 use super::fingerprint::Fingerprint;
+use super::replay::{self, Replayed};
 use super::supervise::{Mapped, supervise};
 use super::{HubError, Shared};
 use crate::canonical::schema::Schemas;
@@ -15,6 +16,7 @@ use crate::config::load;
 use crate::connector::http_push::listener::{self, ListenError};
 use crate::connector::status::Phase;
 use crate::mapping::Mapping;
+use crate::ops::dlq::{ReplayOptions, Via};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -64,6 +66,10 @@ pub(super) struct Origin {
     pub hub_text: Vec<u8>,
     pub paths: PathsConfig,
     pub ingest_listen: String,
+    /// The exchange events go to (named when a replay's events are not confirmed).
+    pub exchange: String,
+    /// `[delivery] replay_max_attempts`: replay's loop guard.
+    pub replay_max_attempts: u32,
 }
 
 pub(super) struct Fleet {
@@ -159,7 +165,35 @@ impl Fleet {
                 }
                 reloaded.map(Done::Reloaded)
             }
+            Command::Replay {
+                filter,
+                force,
+                dry_run,
+            } => {
+                let options = ReplayOptions {
+                    filter,
+                    dry_run,
+                    force,
+                    max_attempts: self.origin.replay_max_attempts,
+                };
+                self.replay(&options).await.map(Done::Replayed)
+            }
         }
+    }
+
+    /// Replays dead letters with the connectors' running mappings, through the hub's publisher;
+    /// other requests wait until it is done.
+    async fn replay(&self, options: &ReplayOptions) -> Result<Replayed, ControlError> {
+        let running = self
+            .slots
+            .values()
+            .map(|slot| (Arc::clone(&slot.spec), slot.to_launch().mapped))
+            .collect();
+        let via = Via::Hub {
+            publisher: self.shared.publisher.clone(),
+            exchange: self.origin.exchange.clone(),
+        };
+        replay::replay(&self.shared.store, running, via, options).await
     }
 
     fn slot_mut(&mut self, id: &str) -> Result<&mut Slot, ControlError> {

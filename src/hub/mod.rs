@@ -7,11 +7,13 @@
 mod control;
 mod fingerprint;
 mod fleet;
+mod replay;
 mod supervise;
 mod triggers;
 
 pub use control::{Command, Control, ControlError, Done, Reloaded};
 pub use fleet::Listing;
+pub use replay::{Again, Replayed};
 
 use crate::admin::{self, Admin, AdminError};
 use crate::canonical::schema::Schemas;
@@ -133,6 +135,8 @@ pub async fn run(
         hub_path,
         paths: hub.paths.clone(),
         ingest_listen: hub.ingest.listen.clone(),
+        exchange: hub.broker.exchange.clone(),
+        replay_max_attempts: hub.delivery.replay_max_attempts,
     };
     let tracker = TaskTracker::new();
     let mut fleet = Fleet::new(shared.clone(), origin, cancel.clone(), tracker.clone());

@@ -7,6 +7,9 @@
 //! `[delivery] replay_max_attempts` times are skipped unless forced. When the broker cannot be reached (or
 //! confirms nothing for [`STALL`]), replay stops: unconfirmed letters stay as they were, and the
 //! failure never counts as an attempt.
+//!
+//! The same replay runs inside a running hub ([`replay_with`], for the admin API), with the hub's
+//! publisher and its connectors' running mappings.
 
 use super::{OpsError, open_store, shorten, table, time};
 use crate::canonical::schema::Schemas;
@@ -15,7 +18,7 @@ use crate::delivery::ack::{Batch, BatchOutcome};
 use crate::delivery::replay::{Decoded, Failure, Replayer};
 use crate::mapping::Mapping;
 use crate::route::Publisher;
-use crate::route::publisher::BrokerState;
+use crate::route::publisher::{BrokerState, PublisherSettings};
 use crate::state::Store;
 use crate::state::dead_letters::{self, Filter, Letter, StatusFilter};
 use futures_util::future::BoxFuture;
@@ -27,6 +30,7 @@ use std::collections::hash_map::Entry;
 use std::fmt::{self, Write};
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -202,7 +206,7 @@ fn hex_dump(bytes: &[u8]) -> String {
 }
 
 /// What `dlq replay` is asked to do.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplayOptions {
     /// Which letters; only open ones are replayed, whatever its status says.
     pub filter: Filter,
@@ -215,7 +219,7 @@ pub struct ReplayOptions {
 }
 
 /// What replay did (or, dry, would do).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ReplaySummary {
     pub dry_run: bool,
     /// Published and confirmed: marked `replayed`.
@@ -319,29 +323,60 @@ impl Observer for Progress {
     }
 }
 
+/// Where replay gets each connector's [`Replayer`]: the configuration files (`omnibus dlq
+/// replay`) or the running hub's connectors.
+pub trait Replayers {
+    fn replayer(&self, connector: &str) -> Result<Replayer, OpsError>;
+}
+
+impl Replayers for HubFiles {
+    fn replayer(&self, connector: &str) -> Result<Replayer, OpsError> {
+        replayer_for(self, connector)
+    }
+}
+
+/// The publisher replay sends its events through.
+pub enum Via {
+    /// One of its own, started only when there is something to replay, without the outbox.
+    Own(PublisherSettings),
+    /// The running hub's.
+    Hub {
+        publisher: Publisher,
+        exchange: String,
+    },
+}
+
 /// Replays the open letters `options` select (see the module doc).
 pub fn replay(
     config: &Path,
     options: &ReplayOptions,
-    observer: &mut dyn Observer,
+    observer: &mut (dyn Observer + Send),
 ) -> Result<ReplaySummary, OpsError> {
     let files = load::load(config).map_err(|d| OpsError::Config(d.to_string()))?;
     let runtime = tokio::runtime::Runtime::new().map_err(OpsError::Runtime)?;
-    runtime.block_on(replay_files(&files, options, observer))
+    runtime.block_on(async {
+        let store = Store::open(&files.hub.state.dir)?;
+        let via = Via::Own(crate::hub::publisher_settings(&files.hub, None));
+        replay_with(&store, &files, via, options, observer).await
+    })
 }
 
-async fn replay_files(
-    files: &HubFiles,
+/// Replays the open letters `options` select from `store`, with the replayers of `replayers`,
+/// through `via`.
+pub async fn replay_with(
+    store: &Store,
+    replayers: &(dyn Replayers + Sync),
+    via: Via,
     options: &ReplayOptions,
-    observer: &mut dyn Observer,
+    observer: &mut (dyn Observer + Send),
 ) -> Result<ReplaySummary, OpsError> {
-    let store = Store::open(&files.hub.state.dir)?;
+    let store = store.clone();
     let filter = Filter {
         status: StatusFilter::Open,
         after: None,
         ..options.filter.clone()
     };
-    let mut replayers = prepare(files, &store, &filter).await?;
+    let mut prepared = prepare(replayers, &store, &filter).await?;
     let total = read(&store, &filter, dead_letters::count).await?;
     if total == 0 {
         return Ok(ReplaySummary {
@@ -353,14 +388,14 @@ async fn replay_files(
     let mut run = Run {
         store,
         options,
-        publishing: (!options.dry_run).then(|| Publishing::start(files)),
+        publishing: (!options.dry_run).then(|| Publishing::start(via)),
         summary: ReplaySummary {
             dry_run: options.dry_run,
             ..ReplaySummary::default()
         },
     };
     let result = run
-        .all(files, &filter, total, &mut replayers, observer)
+        .all(replayers, &filter, total, &mut prepared, observer)
         .await;
     if let Some(publishing) = run.publishing.take() {
         publishing.stop().await;
@@ -372,16 +407,16 @@ async fn replay_files(
 /// A replayer for every connector the selected letters name, so a configuration problem stops
 /// replay before anything is published.
 async fn prepare(
-    files: &HubFiles,
+    replayers: &(dyn Replayers + Sync),
     store: &Store,
     filter: &Filter,
 ) -> Result<HashMap<String, Replayer>, OpsError> {
-    let mut replayers = HashMap::new();
+    let mut prepared = HashMap::new();
     for connector in read(store, filter, dead_letters::connectors).await? {
-        let replayer = replayer_for(files, &connector)?;
-        replayers.insert(connector, replayer);
+        let replayer = replayers.replayer(&connector)?;
+        prepared.insert(connector, replayer);
     }
-    Ok(replayers)
+    Ok(prepared)
 }
 
 fn replayer_for(files: &HubFiles, connector: &str) -> Result<Replayer, OpsError> {
@@ -401,7 +436,7 @@ fn replayer_for(files: &HubFiles, connector: &str) -> Result<Replayer, OpsError>
     let schemas = Schemas::load(&paths.schemas).map_err(|p| problem(p.join("\n")))?;
     let (mapping, schema) =
         Mapping::load_checked(&paths.mappings, &spec.mapping, &schemas).map_err(problem)?;
-    Replayer::new(spec, mapping, Some(schema)).map_err(|e| problem(e.to_string()))
+    Replayer::new(spec, Arc::new(mapping), Some(schema)).map_err(|e| problem(e.to_string()))
 }
 
 /// Runs a read of the index on a blocking thread.
@@ -427,11 +462,11 @@ impl Run<'_> {
     /// Replays the first `total` letters `filter` selects (those there when replay started).
     async fn all(
         &mut self,
-        files: &HubFiles,
+        replayers: &(dyn Replayers + Sync),
         filter: &Filter,
         total: u64,
-        replayers: &mut HashMap<String, Replayer>,
-        observer: &mut dyn Observer,
+        prepared: &mut HashMap<String, Replayer>,
+        observer: &mut (dyn Observer + Send),
     ) -> Result<(), OpsError> {
         let mut after = None;
         let mut remaining = total;
@@ -446,9 +481,9 @@ impl Run<'_> {
             after = Some(last.id);
             remaining = remaining.saturating_sub(letters.len() as u64);
             for letter in &letters {
-                let replayer = match replayers.entry(letter.connector.clone()) {
+                let replayer = match prepared.entry(letter.connector.clone()) {
                     Entry::Occupied(e) => e.into_mut(),
-                    Entry::Vacant(e) => e.insert(replayer_for(files, &letter.connector)?),
+                    Entry::Vacant(e) => e.insert(replayers.replayer(&letter.connector)?),
                 };
                 self.letter(letter, replayer, observer).await?;
             }
@@ -460,7 +495,7 @@ impl Run<'_> {
         &mut self,
         letter: &Letter,
         replayer: &Replayer,
-        observer: &mut dyn Observer,
+        observer: &mut (dyn Observer + Send),
     ) -> Result<(), OpsError> {
         if letter.attempts >= self.options.max_attempts && !self.options.force {
             self.summary.skipped += 1;
@@ -495,7 +530,7 @@ impl Run<'_> {
         id: i64,
         msgs: Vec<crate::route::Outgoing>,
         batch: Batch,
-        observer: &mut dyn Observer,
+        observer: &mut (dyn Observer + Send),
     ) -> Result<(), OpsError> {
         let Some(publishing) = self.publishing.as_mut() else {
             self.summary.replayed += 1;
@@ -513,7 +548,7 @@ impl Run<'_> {
     }
 
     /// Waits for every published letter's confirm.
-    async fn drain(&mut self, observer: &mut dyn Observer) -> Result<(), OpsError> {
+    async fn drain(&mut self, observer: &mut (dyn Observer + Send)) -> Result<(), OpsError> {
         loop {
             let Some(publishing) = self.publishing.as_mut() else {
                 return Ok(());
@@ -530,7 +565,7 @@ impl Run<'_> {
         &mut self,
         id: i64,
         outcome: BatchOutcome,
-        observer: &mut dyn Observer,
+        observer: &mut (dyn Observer + Send),
     ) -> Result<(), OpsError> {
         if let BatchOutcome::Abandoned { .. } = outcome {
             return Err(self.abort("the publisher dropped a message unconfirmed".into()));
@@ -543,7 +578,11 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn filtered(&mut self, id: i64, observer: &mut dyn Observer) -> Result<(), OpsError> {
+    async fn filtered(
+        &mut self,
+        id: i64,
+        observer: &mut (dyn Observer + Send),
+    ) -> Result<(), OpsError> {
         if !self.options.dry_run {
             self.store
                 .write(move |c| dead_letters::mark_replayed(c, id))
@@ -559,7 +598,7 @@ impl Run<'_> {
         letter: &Letter,
         failure: &Failure,
         mapping: &Mapping,
-        observer: &mut dyn Observer,
+        observer: &mut (dyn Observer + Send),
     ) -> Result<(), OpsError> {
         if !self.options.dry_run {
             let (id, stage, reason) =
@@ -584,29 +623,36 @@ impl Run<'_> {
     }
 }
 
-/// The publisher of a replay (without the outbox: replay waits for the broker itself) and the
-/// letters whose events await their confirm.
+/// The publisher of a replay and the letters whose events await their confirm.
 struct Publishing {
     publisher: Publisher,
-    task: JoinHandle<()>,
-    cancel: CancellationToken,
+    /// A publisher of replay's own: its task and what stops it.
+    own: Option<(JoinHandle<()>, CancellationToken)>,
     pending: FuturesUnordered<BoxFuture<'static, (i64, BatchOutcome)>>,
     last_progress: Instant,
     exchange: String,
 }
 
 impl Publishing {
-    fn start(files: &HubFiles) -> Self {
-        let cancel = CancellationToken::new();
-        let settings = crate::hub::publisher_settings(&files.hub, None);
-        let (publisher, task) = Publisher::spawn(settings, cancel.clone());
+    fn start(via: Via) -> Self {
+        let (publisher, own, exchange) = match via {
+            Via::Own(settings) => {
+                let cancel = CancellationToken::new();
+                let exchange = settings.topology.exchange.clone();
+                let (publisher, task) = Publisher::spawn(settings, cancel.clone());
+                (publisher, Some((task, cancel)), exchange)
+            }
+            Via::Hub {
+                publisher,
+                exchange,
+            } => (publisher, None, exchange),
+        };
         Self {
             publisher,
-            task,
-            cancel,
+            own,
             pending: FuturesUnordered::new(),
             last_progress: Instant::now(),
-            exchange: files.hub.broker.exchange.clone(),
+            exchange,
         }
     }
 
@@ -682,13 +728,15 @@ impl Publishing {
         Ok(())
     }
 
-    /// Stops the publisher; letters still awaiting their confirm stay as they are. The publisher
-    /// ends once cancelled and its last handle is gone.
+    /// Stops replay's own publisher (the hub's keeps running); letters still awaiting their
+    /// confirm stay as they are. A publisher ends once cancelled and its last handle is gone.
     async fn stop(self) {
-        self.cancel.cancel();
         drop(self.publisher);
         drop(self.pending);
-        let _ = self.task.await;
+        if let Some((task, cancel)) = self.own {
+            cancel.cancel();
+            let _ = task.await;
+        }
     }
 }
 

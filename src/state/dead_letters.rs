@@ -113,6 +113,10 @@ pub struct Filter {
     pub since: Option<i64>,
     /// Letters whose error contains this text (ASCII case-insensitive).
     pub error: Option<String>,
+    /// Letters that failed last at this stage (`decode`, `map`, `validate`, `encode`).
+    pub stage: Option<String>,
+    /// Only these letters (all of them when empty).
+    pub ids: Vec<i64>,
     pub status: StatusFilter,
     /// At most this many letters.
     pub limit: Option<u64>,
@@ -154,7 +158,8 @@ const COLUMNS: &str = "id, key, connector, file, line, offset, stage, error, raw
 
 const MATCHES: &str = "(?1 IS NULL OR connector = ?1) AND (?2 IS NULL OR last_at >= ?2)
      AND (?3 IS NULL OR instr(lower(error), lower(?3)) > 0) AND (?4 IS NULL OR status = ?4)
-     AND (?5 IS NULL OR id > ?5)";
+     AND (?5 IS NULL OR id > ?5) AND (?7 IS NULL OR id IN (SELECT value FROM json_each(?7)))
+     AND (?8 IS NULL OR stage = ?8)";
 
 /// The letters `filter` selects, oldest first.
 pub fn list(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<Letter>> {
@@ -182,6 +187,20 @@ pub fn connectors(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<St
     );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(filter_params(filter), |r| r.get(0))?;
+    rows.collect()
+}
+
+/// How many letters `filter` selects, per connector (in connector order).
+pub fn counts(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<(String, u64)>> {
+    let sql = format!(
+        "SELECT connector, COUNT(*) FROM
+             (SELECT connector FROM dead_letters WHERE {MATCHES} ORDER BY id LIMIT ?6)
+         GROUP BY connector ORDER BY connector"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(filter_params(filter), |r| {
+        Ok((r.get(0)?, u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0)))
+    })?;
     rows.collect()
 }
 
@@ -234,6 +253,8 @@ type FilterParams<'a> = (
     Option<&'static str>,
     Option<i64>,
     i64,
+    Option<String>,
+    Option<&'a str>,
 );
 
 fn filter_params(filter: &Filter) -> FilterParams<'_> {
@@ -246,6 +267,8 @@ fn filter_params(filter: &Filter) -> FilterParams<'_> {
         filter
             .limit
             .map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX)),
+        (!filter.ids.is_empty()).then(|| serde_json::Value::from(filter.ids.clone()).to_string()),
+        filter.stage.as_deref(),
     )
 }
 
@@ -389,6 +412,28 @@ mod tests {
         assert_eq!(count(&c, &Filter::default()).unwrap(), 3);
         assert_eq!(connectors(&c, &Filter::default()).unwrap(), ["erp", "pos"]);
         assert_eq!(connectors(&c, &recent).unwrap(), ["pos"]);
+    }
+
+    #[test]
+    fn letters_are_selected_by_stage_and_by_id_and_counted_per_connector() {
+        let c = three();
+        c.execute("UPDATE dead_letters SET stage = 'decode' WHERE id = 3", [])
+            .unwrap();
+        let map = Filter {
+            stage: Some("map".into()),
+            ..Filter::default()
+        };
+        assert_eq!(ids(&c, &map), [1, 2]);
+        let chosen = Filter {
+            ids: vec![3, 1, 99],
+            ..Filter::default()
+        };
+        assert_eq!(ids(&c, &chosen), [1, 3]);
+        assert_eq!(
+            counts(&c, &Filter::default()).unwrap(),
+            [("erp".to_string(), 1), ("pos".to_string(), 2)]
+        );
+        assert_eq!(counts(&c, &map).unwrap(), [("pos".to_string(), 2)]);
     }
 
     #[test]
