@@ -43,6 +43,8 @@ fn reference(args: &[&str]) -> std::process::Output {
         .arg("--config")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/omnibus.toml"))
         .env("SMS_CALLBACK_SECRET", "reference-test-secret")
+        .env("ONLINE_MALL_WEBHOOK_SECRET", "reference-test-secret")
+        .env("MARKETING_WEBHOOK_SECRET", "reference-test-secret")
         .output()
         .expect("run omnibus")
 }
@@ -206,7 +208,7 @@ fn the_reference_deployment_passes_its_mapping_tests() {
         stdout.contains("ok   pos_receipts: 2 examples, 1 golden file"),
         "{stdout}"
     );
-    assert!(stdout.contains("passed: 15 mappings"), "{stdout}");
+    assert!(stdout.contains("passed: 18 mappings"), "{stdout}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("connector left out"), "{stderr}");
 }
