@@ -236,16 +236,25 @@ fn event(json: &[u8]) -> Line {
         Ok(envelope) => envelope,
         Err(e) => return Line::object(&[("error", json_text(&format!("unreadable event: {e}")))]),
     };
-    let line = envelope
-        .omnibusorigin
-        .rsplit_once(':')
-        .map_or("null", |(_, line)| line);
+    let line = origin_line(&envelope.omnibusorigin).unwrap_or("null");
     let mut members = vec![("line", line.to_string()), ("id", json_text(&envelope.id))];
     if let Some(subject) = &envelope.subject {
         members.push(("subject", json_text(subject)));
     }
     members.push(("data", envelope.data.get().to_string()));
     Line::object(&members)
+}
+
+/// The line number of an origin `file:line` or `file:line (locator)`; the file name and the
+/// locator may hold colons themselves (`/Order/cac:OrderLine[2]`).
+fn origin_line(origin: &str) -> Option<&str> {
+    origin.rmatch_indices(':').find_map(|(at, _)| {
+        let rest = &origin[at + 1..];
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let (line, tail) = rest.split_at(digits);
+        let tail_is_locator = tail.is_empty() || (tail.starts_with(" (") && tail.ends_with(')'));
+        (!line.is_empty() && tail_is_locator).then_some(line)
+    })
 }
 
 fn json_text(s: &str) -> String {
@@ -419,6 +428,18 @@ mod tests {
             "… 5 more lines: `omnibus test --bless`, then `git diff`, shows them all\n"
         ));
         assert_eq!(shortened("+a\n-b\n"), "+a\n-b\n");
+    }
+
+    #[test]
+    fn the_line_of_an_origin_leaves_out_its_locator() {
+        assert_eq!(origin_line("s.csv:2"), Some("2"));
+        assert_eq!(origin_line("po.xml:3 (/ORDERS05/IDOC[1])"), Some("3"));
+        assert_eq!(
+            origin_line("o.xml:14 (/Order/cac:OrderLine[2])"),
+            Some("14")
+        );
+        assert_eq!(origin_line("d.edi:2 (UNB 1 / UNH 1)"), Some("2"));
+        assert_eq!(origin_line("http:/webhooks/x/blake3-00ff"), None);
     }
 
     #[test]
