@@ -191,6 +191,16 @@ async fn a_connector_without_input_turns_late_and_a_file_clears_it() {
         let table = String::from_utf8_lossy(&out.stdout);
         assert!(table.contains("connected,late"), "{table}");
         assert!(hub.log_text().contains("connector is late"));
+        let metrics = reqwest::get(format!("{base}/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        assert!(
+            metrics.contains("omnibus_connector_late{connector=\"pos\"} 1"),
+            "{metrics}"
+        );
 
         d.drop_file("pos", "day.csv", b"receipt\nR1\n");
         let fresh = until(&url, |_, v| v["late"].is_null()).await;

@@ -5,7 +5,6 @@
 
 mod common;
 
-use common::proxy::free_port;
 use common::{BROKER, Broker, Deployment, with_broker};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -48,11 +47,7 @@ async fn dead_letters_are_listed_shown_and_replayed_in_the_running_hub() {
         broker.owns(&d);
         d.mapping("sale", STRICT);
         d.file_connector("pos", "sale", "type = \"csv\"");
-        let port = free_port();
-        let text = std::fs::read_to_string(d.config()).expect("hub file");
-        let text = text.replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
-        std::fs::write(d.config(), text).expect("hub file");
-        let base = format!("http://127.0.0.1:{port}");
+        let base = d.admin_on_free_port();
         let queue = broker.bound_queue(&d.exchange, "#").await;
         let hub = d.start(Some(BROKER));
         d.drop_file("pos", "day.csv", b"receipt,amount\nR1,5\nR2,\n");

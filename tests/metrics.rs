@@ -4,7 +4,6 @@
 
 mod common;
 
-use common::proxy::free_port;
 use common::{BROKER, Broker, Deployment, with_broker};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -47,11 +46,7 @@ async fn a_file_is_counted_alike_in_metrics_and_the_connector_json() {
         broker.owns(&d);
         d.mapping("sale", SALE);
         d.file_connector("pos", "sale", "type = \"csv\"");
-        let port = free_port();
-        let text = std::fs::read_to_string(d.config()).expect("hub file");
-        let text = text.replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
-        std::fs::write(d.config(), text).expect("hub file");
-        let base = format!("http://127.0.0.1:{port}");
+        let base = d.admin_on_free_port();
         let events = broker.bound_queue(&d.exchange, "#").await;
         let hub = d.start(Some(BROKER));
 

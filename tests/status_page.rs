@@ -6,7 +6,6 @@
 
 mod common;
 
-use common::proxy::free_port;
 use common::{BROKER, Broker, Deployment, eventually, with_broker};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -31,10 +30,7 @@ async fn the_status_page_lists_connectors_and_shows_a_failing_one_without_a_relo
         d.mapping("sale", SALE);
         d.file_connector("erp", "sale", "type = \"csv\"");
         d.file_connector("pos", "sale", "type = \"csv\"");
-        let port = free_port();
-        let text = std::fs::read_to_string(d.config()).expect("hub file");
-        let text = text.replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
-        std::fs::write(d.config(), text).expect("hub file");
+        let base = d.admin_on_free_port();
         let _events = broker.bound_queue(&d.exchange, "#").await;
         let hub = d.start(Some(BROKER));
         d.drop_file("pos", "day.csv", b"receipt\nR1\n\n");
@@ -47,7 +43,7 @@ async fn the_status_page_lists_connectors_and_shows_a_failing_one_without_a_relo
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/status_page.mjs");
         let mut node = Command::new("node")
             .arg(&script)
-            .arg(format!("http://127.0.0.1:{port}"))
+            .arg(&base)
             .arg(&shot)
             .args(["erp,pos", "erp"])
             .stdout(Stdio::piped())

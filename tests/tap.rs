@@ -102,11 +102,7 @@ async fn the_tap_prints_what_a_connector_decodes_maps_and_publishes() {
         broker.owns(&d);
         d.mapping("sale", SALE);
         d.file_connector("pos", "sale", "type = \"csv\"");
-        let port = free_port();
-        let text = std::fs::read_to_string(d.config()).expect("hub file");
-        let text = text.replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
-        std::fs::write(d.config(), text).expect("hub file");
-        let base = format!("http://127.0.0.1:{port}");
+        let base = d.admin_on_free_port();
         let events = broker.bound_queue(&d.exchange, "#").await;
         let hub = d.start(Some(BROKER));
         until_healthy(&base).await;

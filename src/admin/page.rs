@@ -158,32 +158,16 @@ pub async fn letters(State(admin): State<Admin>, Query(query): Query<ListQuery>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admin::Records;
     use crate::admin::view::ErrorView;
-    use crate::telemetry::Recent;
 
     fn view(state: &str, success: Option<&str>, error: Option<&str>) -> ConnectorView {
         ConnectorView {
-            id: "pos".into(),
-            system: "pos".into(),
-            source: "file".into(),
-            mapping: "sale".into(),
-            state: state.into(),
-            since: "2024-03-01T00:00:00.000Z".into(),
             last_success: success.map(str::to_string),
             last_error: error.map(|at| ErrorView {
                 at: at.into(),
                 message: "wrong.csv: no column receipt".into(),
             }),
-            retry_at: None,
-            expect: None,
-            last_input: None,
-            late: None,
-            records: Records::default(),
-            recent: Recent::default(),
-            outbox_depth: 0,
-            lag_seconds: None,
-            position: None,
+            ..ConnectorView::blank("pos", state)
         }
     }
 

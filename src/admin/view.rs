@@ -131,3 +131,29 @@ impl ErrorView {
 fn rfc3339(time: SystemTime) -> String {
     DateTime::<Utc>::from(time).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
+
+#[cfg(test)]
+impl ConnectorView {
+    /// A file connector in `state` that has done nothing yet, for tests to adjust.
+    pub(crate) fn blank(id: &str, state: &str) -> Self {
+        Self {
+            id: id.into(),
+            system: "pos".into(),
+            source: "file".into(),
+            mapping: "sale".into(),
+            state: state.into(),
+            since: "2024-03-01T00:00:00.000Z".into(),
+            last_success: None,
+            last_error: None,
+            retry_at: None,
+            expect: None,
+            last_input: None,
+            late: None,
+            records: Records::default(),
+            recent: Recent::default(),
+            outbox_depth: 0,
+            lag_seconds: None,
+            position: None,
+        }
+    }
+}

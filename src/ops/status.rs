@@ -155,8 +155,6 @@ const ERROR_WIDTH: usize = 100;
 mod tests {
     use super::*;
     use crate::admin::LateView;
-    use crate::admin::Records;
-    use crate::telemetry::Recent;
 
     #[test]
     fn listening_everywhere_is_asked_on_loopback() {
@@ -168,23 +166,8 @@ mod tests {
     #[test]
     fn the_table_is_aligned_with_a_dash_for_nothing_yet() {
         let view = ConnectorView {
-            id: "pos".into(),
             system: "chain-stores".into(),
-            source: "file".into(),
-            mapping: "pos_sales".into(),
-            state: "connected".into(),
-            since: "2026-11-25T06:00:00.000Z".into(),
-            last_success: None,
-            last_error: None,
-            retry_at: None,
-            expect: None,
-            last_input: None,
-            late: None,
-            records: Records::default(),
-            recent: Recent::default(),
-            outbox_depth: 0,
-            lag_seconds: None,
-            position: None,
+            ..ConnectorView::blank("pos", "connected")
         };
         let late = ConnectorView {
             id: "erp".into(),
