@@ -111,7 +111,8 @@ fn refusal(body: &[u8]) -> String {
     text
 }
 
-/// The connectors as an aligned table: id, system, source, state, last success, last error.
+/// The connectors as an aligned table, the status page's columns: id, system, source, state, last
+/// success, events out per minute, records failed in the last hour, outbox depth, last error.
 pub fn table(connectors: &[ConnectorView]) -> String {
     let headers = [
         "CONNECTOR",
@@ -119,6 +120,9 @@ pub fn table(connectors: &[ConnectorView]) -> String {
         "SOURCE",
         "STATE",
         "LAST SUCCESS",
+        "OUT/MIN",
+        "ERRORS/1H",
+        "OUTBOX",
         "LAST ERROR",
     ];
     let rows: Vec<Vec<String>> = connectors.iter().map(row).collect();
@@ -136,6 +140,9 @@ fn row(c: &ConnectorView) -> Vec<String> {
         c.source.clone(),
         state(c),
         c.last_success.clone().unwrap_or_else(dash),
+        format!("{:.1}", c.recent.out_per_min),
+        c.recent.failed_last_hour.to_string(),
+        c.outbox_depth.to_string(),
         error,
     ]
 }
@@ -185,7 +192,17 @@ mod tests {
         let cells: Vec<&str> = lines[1].split_whitespace().collect();
         assert_eq!(
             cells,
-            ["pos", "chain-stores", "file", "connected", "-", "-"]
+            [
+                "pos",
+                "chain-stores",
+                "file",
+                "connected",
+                "-",
+                "0.0",
+                "0",
+                "0",
+                "-"
+            ]
         );
     }
 }
