@@ -153,6 +153,7 @@ fn connector(spool: &Path) -> ConnectorSpec {
         }),
         format: Some(FormatSpec::Csv(csv_spec())),
         file: PathBuf::from("bench.toml"),
+        instance: None,
     }
 }
 

@@ -15,7 +15,8 @@ use std::sync::Arc;
 pub struct Report {
     /// Each problem, `file:line:col: message` (or `file:line: message`).
     pub problems: Vec<String>,
-    pub connectors: usize,
+    /// The connectors that loaded, in file order (a family's instances in the order written).
+    pub connectors: Vec<ConnectorSpec>,
     pub mappings: usize,
 }
 
@@ -30,7 +31,6 @@ pub fn check(hub_path: &Path) -> Report {
         }
     };
     let (connectors, problems) = load::load_connectors(&hub.paths.connectors, &hub.paths.mappings);
-    report.connectors = connectors.len();
     report
         .problems
         .extend(problems.0.iter().map(ToString::to_string));
@@ -41,11 +41,17 @@ pub fn check(hub_path: &Path) -> Report {
             None
         }
     };
+    report.connectors = connectors;
     match mapping_files(&hub.paths.mappings) {
         Ok(files) => {
             for file in files {
                 report.mappings += 1;
-                check_mapping(&file, schemas.as_ref(), &connectors, &mut report.problems);
+                check_mapping(
+                    &file,
+                    schemas.as_ref(),
+                    &report.connectors,
+                    &mut report.problems,
+                );
             }
         }
         Err(e) => report.problems.push(format!(

@@ -64,7 +64,14 @@ enum Command {
     },
     /// Load and compile every configuration file, run every mapping's examples, and print every
     /// problem with file:line:col. Exits 1 if there is any.
-    Check(ConfigArg),
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Also list every connector (a family's instances one by one): id, system, source type,
+        /// mapping and where it reads.
+        #[arg(long)]
+        list: bool,
+    },
     /// Decode and map sample files with a connector's format and mapping, printing each canonical
     /// event as a CloudEvents JSON line on stdout and each failing record (with file and line) on
     /// stderr. Needs no broker. Exits 1 if any record failed.
@@ -387,7 +394,7 @@ fn main() -> ExitCode {
     init_logging(cli.log_format);
     let result = match cli.command {
         Command::Run { config, watch } => run(config.config, watch),
-        Command::Check(c) => check(c.config),
+        Command::Check { config, list } => check(config.config, list),
         Command::Map {
             config,
             connector,
@@ -517,8 +524,11 @@ async fn signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn check(config: PathBuf) -> anyhow::Result<ExitCode> {
+fn check(config: PathBuf, list: bool) -> anyhow::Result<ExitCode> {
     let report = omnibus::check::check(&config);
+    if list {
+        print_connectors(&report.connectors);
+    }
     for problem in &report.problems {
         eprintln!("{problem}");
     }
@@ -528,9 +538,43 @@ fn check(config: PathBuf) -> anyhow::Result<ExitCode> {
     }
     println!(
         "ok: {} connector(s), {} mapping(s)",
-        report.connectors, report.mappings
+        report.connectors.len(),
+        report.mappings
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `check --list`: one line per connector, columns aligned.
+fn print_connectors(connectors: &[omnibus::config::connector::ConnectorSpec]) {
+    let rows: Vec<[String; 5]> = connectors
+        .iter()
+        .map(|c| {
+            [
+                c.id.clone(),
+                c.system.clone(),
+                c.source.kind().to_string(),
+                c.mapping.clone(),
+                c.source.reads(),
+            ]
+        })
+        .collect();
+    let header = ["ID", "SYSTEM", "SOURCE", "MAPPING", "READS"].map(String::from);
+    let mut widths = [0usize; 4];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let [id, system, kind, mapping, reads] = row;
+        println!(
+            "{id:<w0$}  {system:<w1$}  {kind:<w2$}  {mapping:<w3$}  {reads}",
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3]
+        );
+    }
 }
 
 fn map(config: PathBuf, connector: &str, files: &[PathBuf]) -> anyhow::Result<ExitCode> {

@@ -50,6 +50,38 @@ fn reference(args: &[&str]) -> std::process::Output {
 }
 
 #[test]
+fn check_lists_the_reference_deployment_with_every_family_instance() {
+    let out = reference(&["check", "--list"]);
+    succeeded(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .skip(1)
+        .filter(|l| !l.starts_with("ok: "))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let count: usize = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("ok: "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(count >= 63, "{stdout}");
+    assert_eq!(rows.len(), count, "one row per connector:\n{stdout}");
+    let row = |id: &str| rows.iter().find(|r| r[0] == id).cloned();
+    let north = row("pos-sales-north").unwrap_or_default();
+    assert_eq!(&north[..4], ["pos-sales-north", "pos", "file", "pos_sales"]);
+    assert!(
+        north[4].ends_with("/var/spool/pos/north/sales/*.csv"),
+        "{north:?}"
+    );
+    assert!(!north[4].contains(".."), "{north:?}");
+    let lbs = row("lbs-checkins-southwest").unwrap_or_default();
+    assert_eq!(lbs[2..5], ["mqtt", "lbs_checkin", "topics"]);
+    assert_eq!(lbs[5], "lbs/checkins/southwest/+");
+}
+
+#[test]
 fn check_reports_every_problem_of_every_file_with_its_position() {
     let dir = deployment();
     std::fs::write(

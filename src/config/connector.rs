@@ -25,6 +25,8 @@ pub struct ConnectorSpec {
     pub format: Option<FormatSpec>,
     /// The connector file, for messages.
     pub file: PathBuf,
+    /// The instance's parameters (`region = "east"`) when the file defines a family of connectors.
+    pub instance: Option<String>,
 }
 
 /// CloudEvents content mode on the wire.
@@ -60,6 +62,37 @@ impl SourceSpec {
             SourceSpec::Sql(_) => "sql",
         }
     }
+
+    /// Where the source reads, for listings: a folder and glob, a queue, topics, a webhook path,
+    /// a URL or a table (URLs without their credentials).
+    pub fn reads(&self) -> String {
+        match self {
+            SourceSpec::File(f) => format!("{}/{}", tidy(&f.path).display(), f.glob),
+            SourceSpec::Amqp(a) => format!("queue {} at {}", a.queue, a.url),
+            SourceSpec::Mqtt(m) => format!("topics {} at {}", m.topics.join(", "), m.url),
+            SourceSpec::HttpPush(p) => format!("POST {}", p.path),
+            SourceSpec::HttpPoll(p) => format!("GET {}", p.url),
+            SourceSpec::Sql(q) => format!("{} at {}", q.name, q.url),
+        }
+    }
+}
+
+/// `a/b/../c` as `a/c`, for display: a path resolved against a config file reads better without
+/// the `..` that took it out of the config folder.
+fn tidy(path: &std::path::Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        let after_name = matches!(out.components().next_back(), Some(Component::Normal(_)));
+        match part {
+            Component::ParentDir if after_name => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// `[source] type = "file"`.

@@ -10,6 +10,7 @@ use super::connector::{
     OnDuplicate, SourceSpec,
 };
 use super::diagnostic::{Diagnostic, Diagnostics, keep, line_col};
+use super::instances;
 use super::toml_de::{Source, did_you_mean};
 use crate::connector::freshness::Expectation;
 use crate::connector::{amqp, http_poll, http_push, mqtt, sql};
@@ -111,15 +112,102 @@ pub struct ParsedConnector {
     pub id_position: Option<(usize, usize)>,
 }
 
-/// Parses and checks one connector file's text. `mappings_dir` is where `mappings/<mapping>.toml`
-/// must exist.
-pub fn parse_connector(
+/// Parses and checks one connector file's text: one connector, or one per instance of a family
+/// (`[[instances]]`, see [`super::instances`]). Returns the good connectors and the problems of the
+/// others, so one bad instance does not keep its siblings from running.
+pub fn parse_connectors(
     src: &Source<'_>,
     mappings_dir: &Path,
-) -> Result<ParsedConnector, Diagnostics> {
-    let table = src.parse()?;
+) -> (Vec<ParsedConnector>, Diagnostics) {
+    let table = match src.parse() {
+        Ok(table) => table,
+        Err(d) => return (Vec::new(), d),
+    };
     let span = table.span();
-    let table = table.into_inner();
+    let mut table = table.into_inner();
+    let family = match instances::take(src, &mut table) {
+        Ok(Some(family)) => family,
+        Ok(None) => {
+            return match parse_table(src, span, table, mappings_dir) {
+                Ok(parsed) => (vec![parsed], Diagnostics::default()),
+                Err(d) => (Vec::new(), d),
+            };
+        }
+        Err(d) => return (Vec::new(), d),
+    };
+    let mut good = Vec::new();
+    let mut problems = Vec::new();
+    for instance in &family.instances {
+        let parsed = family
+            .apply(src, &table, instance)
+            .and_then(|filled| parse_table(src, span.clone(), filled, mappings_dir))
+            .and_then(|parsed| member(src, parsed, instance));
+        match parsed {
+            Ok(parsed) => good.push(parsed),
+            Err(d) => problems.push((instance, d)),
+        }
+    }
+    let mut found = instances::merge(problems, family.instances.len());
+    let (good, shared) = distinct_ids(src, good);
+    found.extend(shared);
+    (good, found)
+}
+
+/// Leaves out a family's instances that got the same id, with one diagnostic per such id.
+fn distinct_ids(
+    src: &Source<'_>,
+    parsed: Vec<ParsedConnector>,
+) -> (Vec<ParsedConnector>, Diagnostics) {
+    let mut count: std::collections::HashMap<String, usize> = Default::default();
+    for p in &parsed {
+        *count.entry(p.spec.id.clone()).or_default() += 1;
+    }
+    let mut found = Diagnostics::default();
+    let mut reported = HashSet::new();
+    let mut good = Vec::new();
+    for p in parsed {
+        let n = count.get(&p.spec.id).copied().unwrap_or(0);
+        if n < 2 {
+            good.push(p);
+            continue;
+        }
+        if reported.insert(p.spec.id.clone()) {
+            found.push(Diagnostic {
+                file: src.path.to_path_buf(),
+                position: p.id_position,
+                message: format!(
+                    "{n} instances get the id \"{}\"; each needs its own: put a parameter in \
+                     the id, e.g. id = \"{}-${{region}}\"",
+                    p.spec.id, p.spec.id
+                ),
+            });
+        }
+    }
+    (good, found)
+}
+
+/// A parsed instance, checked to have an id of its own.
+fn member(
+    src: &Source<'_>,
+    mut parsed: ParsedConnector,
+    instance: &instances::Instance,
+) -> Result<ParsedConnector, Diagnostics> {
+    if parsed.id_position.is_none() {
+        let message = "a family's connectors need ids of their own: set id with a parameter, \
+                       e.g. id = \"<name>-${region}\"";
+        return Err(Diagnostic::file(src.path, message).into());
+    }
+    parsed.spec.instance = Some(instance.label());
+    Ok(parsed)
+}
+
+/// Parses and checks one connector's table (a whole file, or a family's instance of it).
+fn parse_table(
+    src: &Source<'_>,
+    span: std::ops::Range<usize>,
+    table: DeTable<'_>,
+    mappings_dir: &Path,
+) -> Result<ParsedConnector, Diagnostics> {
     let mut found = Diagnostics::default();
     let source = keep(
         &mut found,
@@ -216,6 +304,7 @@ impl Top {
                 source,
                 format,
                 file: src.path.to_path_buf(),
+                instance: None,
             },
             id_position: self.id_position,
         }

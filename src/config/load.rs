@@ -3,7 +3,7 @@
 //! files are collected and reported together.
 
 use super::connector::ConnectorSpec;
-use super::connector_file::{ParsedConnector, parse_connector};
+use super::connector_file::{ParsedConnector, parse_connectors};
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::hub::{HubConfig, PathsConfig};
 use super::toml_de::Source;
@@ -180,14 +180,12 @@ pub fn load_connectors(dir: &Path, mappings_dir: &Path) -> (Vec<ConnectorSpec>, 
         Err(d) => return (Vec::new(), d.into()),
     };
     let mut found = Diagnostics::default();
-    let parsed = files
-        .iter()
-        .filter_map(|f| {
-            parse_file(f, mappings_dir)
-                .map_err(|d| found.extend(d))
-                .ok()
-        })
-        .collect();
+    let mut parsed = Vec::new();
+    for file in &files {
+        let (good, problems) = parse_file(file, mappings_dir);
+        parsed.extend(good);
+        found.extend(problems);
+    }
     let (good, duplicates) = without_duplicates(parsed);
     found.extend(duplicates);
     let (good, shared_paths) = crate::connector::http_push::without_shared_paths(good);
@@ -195,9 +193,16 @@ pub fn load_connectors(dir: &Path, mappings_dir: &Path) -> (Vec<ConnectorSpec>, 
     (good, found)
 }
 
-/// Loads one connector file.
+/// Loads a connector file that defines one connector (or the first of a family).
 pub fn load_connector(path: &Path, mappings_dir: &Path) -> Result<ConnectorSpec, Diagnostics> {
-    parse_file(path, mappings_dir).map(|p| p.spec)
+    let (good, problems) = parse_file(path, mappings_dir);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    good.into_iter()
+        .next()
+        .map(|p| p.spec)
+        .ok_or_else(|| Diagnostic::file(path, "defines no connector").into())
 }
 
 /// For source parsers' unit tests: writes `<stem>.toml` — system `<stem>`, a mapping that exists,
@@ -223,10 +228,14 @@ pub(crate) fn load_test_source(
         .map_err(|d| d.to_string())
 }
 
-fn parse_file(path: &Path, mappings_dir: &Path) -> Result<ParsedConnector, Diagnostics> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Diagnostic::file(path, format!("cannot read the connector file: {e}")))?;
-    parse_connector(&Source { path, text: &text }, mappings_dir)
+fn parse_file(path: &Path, mappings_dir: &Path) -> (Vec<ParsedConnector>, Diagnostics) {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_connectors(&Source { path, text: &text }, mappings_dir),
+        Err(e) => (
+            Vec::new(),
+            Diagnostic::file(path, format!("cannot read the connector file: {e}")).into(),
+        ),
+    }
 }
 
 fn connector_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
@@ -429,6 +438,86 @@ header = true                 # or columns = ["A", "B", ...]
         assert_eq!(f.columns, CsvColumns::Header);
     }
 
+    const FAMILY: &str = "id = \"pos-${region}\"\nsystem = \"pos\"\nmapping = \"pos_sales\"\n\
+        [source]\ntype = \"file\"\npath = \"spool/${region}\"\n[format]\ntype = \"csv\"\n";
+
+    #[test]
+    fn a_family_file_makes_one_connector_per_instance() {
+        let d = Deployment::new();
+        let text = format!(
+            "{FAMILY}[[instances]]\nregion = \"east\"\n[[instances]]\nregion = \"north\"\n"
+        );
+        d.write("connectors/pos.toml", &text);
+        let (connectors, problems) = d.connectors();
+        assert!(problems.is_empty(), "{problems}");
+        let got: Vec<_> = connectors
+            .iter()
+            .map(|c| {
+                let SourceSpec::File(f) = &c.source else {
+                    panic!("file source expected");
+                };
+                (c.id.as_str(), f.path.clone(), c.instance.clone())
+            })
+            .collect();
+        let spool = d.path("connectors/spool");
+        assert_eq!(
+            got,
+            [
+                (
+                    "pos-east",
+                    spool.join("east"),
+                    Some("region = \"east\"".into())
+                ),
+                (
+                    "pos-north",
+                    spool.join("north"),
+                    Some("region = \"north\"".into())
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_instance_is_named_and_its_siblings_still_load() {
+        let d = Deployment::new();
+        let text = format!(
+            "{FAMILY}[[instances]]\nregion = \"east\"\n[[instances]]\nregion = \"no rth\"\n"
+        );
+        d.write("connectors/pos.toml", &text);
+        let (connectors, _) = d.connectors();
+        let ids: Vec<_> = connectors.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["pos-east"]);
+        let file = d.path("connectors/pos.toml");
+        assert_eq!(
+            d.problems(),
+            [format!(
+                "{}:1:6: in the instance {{ region = \"no rth\" }}: connector id \"pos-no rth\" \
+                 must be non-empty and use only ASCII letters, digits, \"-\", \"_\" and \".\"",
+                file.display()
+            )]
+        );
+    }
+
+    #[test]
+    fn a_template_problem_is_reported_once_and_ids_must_differ() {
+        let d = Deployment::new();
+        let text = FAMILY.replace("pos-${region}", "pos").replace("csv", "cvs")
+            + "[[instances]]\nregion = \"east\"\n[[instances]]\nregion = \"north\"\n";
+        d.write("connectors/pos.toml", &text);
+        let problems = d.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("unknown format type \"cvs\"") || problems[0].contains("cvs"));
+        d.write("connectors/pos.toml", &text.replace("cvs", "csv"));
+        assert_eq!(
+            d.problems(),
+            [format!(
+                "{}:1:6: 2 instances get the id \"pos\"; each needs its own: put a parameter in the \
+                 id, e.g. id = \"pos-${{region}}\"",
+                d.path("connectors/pos.toml").display()
+            )]
+        );
+    }
+
     #[test]
     fn misspelt_key_is_reported_at_its_line_with_a_suggestion() {
         let d = Deployment::new();
@@ -452,7 +541,7 @@ header = true                 # or columns = ["A", "B", ...]
             path: Path::new("connectors/pos.toml"),
             text,
         };
-        let problems = parse_connector(&src, &d.path("mappings")).unwrap_err();
+        let (_, problems) = parse_connectors(&src, &d.path("mappings"));
         assert_eq!(
             problems.to_string(),
             "connectors/pos.toml:7:1: unknown key \"delimter\" in [format]; did you mean \"delimiter\"?\n"

@@ -6,6 +6,7 @@ pub mod connector_file;
 pub mod diagnostic;
 pub mod env;
 pub mod hub;
+pub mod instances;
 pub mod load;
 pub mod toml_de;
 
