@@ -3,11 +3,14 @@
 
 use crate::canonical::event::EventTime;
 use crate::canonical::schema::Schema;
-use crate::config::connector::{ConnectorSpec, SourceSpec};
+use crate::config::connector::{ConnectorSpec, FormatSpec, SourceSpec};
 use crate::connector::emit::Emitter;
+use crate::format::charset::Charset;
+use crate::format::json::{DEFAULT_MAX_RECORD_BYTES, JsonKind, JsonSpec};
 use crate::format::record::Origin;
 use crate::format::{self, DecodeError};
 use crate::mapping::{Mapper, Mapping, Outcome, Unit};
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -22,8 +25,8 @@ pub enum Previewed {
     Failed { origin: Origin, reason: String },
 }
 
-/// Decodes and maps `path` with the connector's format and mapping (checking events against
-/// `schema`), calling `each` per event, filtered record or failure. A file-level problem
+/// Decodes and maps `path` with the connector's format (NDJSON rows for a `sql` connector) and
+/// mapping (checking events against `schema`), calling `each` per event, filtered record or failure. A file-level problem
 /// (unreadable, unusable header, a column the mapping reads is missing) is returned as an error.
 pub fn preview_file(
     spec: &ConnectorSpec,
@@ -34,10 +37,9 @@ pub fn preview_file(
 ) -> Result<(), String> {
     let emitter = Emitter::new(spec, mapping.event_type()).map_err(|e| e.to_string())?;
     let name: Arc<str> = path.display().to_string().into();
-    let Some(format) = spec.format.as_ref() else {
+    let Some(format) = sample_format(spec) else {
         return Err(format!(
-            "connector {} reads its records from a database and has no [format] to decode \
-             {name} with; check its mapping with `omnibus test` (the mapping's examples)",
+            "connector {} has no [format] to decode {name} with",
             spec.id
         ));
     };
@@ -56,7 +58,7 @@ pub fn preview_file(
     };
     let connector = Arc::clone(emitter.connector());
     format::decode_file(
-        format,
+        &format,
         file,
         &name,
         &connector,
@@ -88,6 +90,24 @@ pub fn preview_file(
         .drain(..)
         .for_each(|unit| report(unit, &emitter, &time, &mut each));
     Ok(())
+}
+
+/// What a sample of `spec` is decoded with: its `[format]`; for a `sql` connector (which reads
+/// rows, not files) NDJSON, one row per line as the source gives it — column → value as text,
+/// NULL as null.
+fn sample_format(spec: &ConnectorSpec) -> Option<Cow<'_, FormatSpec>> {
+    match (&spec.format, &spec.source) {
+        (Some(format), _) => Some(Cow::Borrowed(format)),
+        (None, SourceSpec::Sql(_)) => Some(Cow::Owned(FormatSpec::Json(JsonSpec {
+            kind: JsonKind::Lines,
+            encoding: encoding_rs::UTF_8,
+            charset: Charset::default(),
+            record: None,
+            context: Vec::new(),
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+        }))),
+        (None, _) => None,
+    }
 }
 
 /// Calls `each` for a unit's events, or its filtering or failure.

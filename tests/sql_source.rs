@@ -1,9 +1,9 @@
 //! `[source] type = "sql"` end to end: the real hub polls a real MariaDB table and a real
 //! PostgreSQL query, publishes each new row's event to the real RabbitMQ, follows the
 //! (timestamp, id) watermark through ties and batches, finds a row committed late within
-//! `commit_lag` exactly once, resumes from its saved watermark after a restart, and never logs
-//! the database password. Deduplication is off in the hub, so a row read twice would show up
-//! twice. Every test works in its own database (MariaDB) or table (PostgreSQL) and drops it.
+//! `commit_lag` exactly once, resumes from its saved watermark after a restart, never logs the
+//! database password, and hands a `[group]` mapping whole groups even when a batch ends inside
+//! one. Deduplication is off in the hub, so a row read twice would show up twice. Every test works in its own database (MariaDB) or table (PostgreSQL) and drops it.
 
 mod common;
 
@@ -192,6 +192,56 @@ async fn rows_are_published_once_in_watermark_order_through_ties_and_batches() {
             .await;
             let got = broker.take(&events, 3, WAIT).await;
             assert_eq!(field(&got, "id"), ["6", "7"], "only the new rows");
+            hub.stop();
+        })
+        .await;
+    })
+    .await;
+}
+
+/// Order lines grouped by order: one event per order, its lines in a list.
+const ORDER: &str = "type = \"test.sql.order.v1\"\nkey = [\"order\"]\n[group]\nby = [\"order_no\"]\n\
+                     [fields]\norder = { from = \"order_no\", required = true }\n\
+                     skus = { expr = \"rows | map(attribute='sku') | join(',')\" }\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grouped_rows_make_one_event_per_group_even_when_a_batch_ends_inside_one() {
+    with_broker(|mut broker: Broker| async move {
+        with_mariadb(|db, pool| async move {
+            run(
+                &pool,
+                "CREATE TABLE order_lines (id BIGINT PRIMARY KEY, order_no VARCHAR(20) NOT NULL,                  sku VARCHAR(20) NOT NULL, updated_at DATETIME NOT NULL)",
+            )
+            .await;
+            run(
+                &pool,
+                "INSERT INTO order_lines VALUES \
+                 (1, 'FX-A', 'a1', '2024-03-01 09:00:00'), (2, 'FX-A', 'a2', '2024-03-01 09:00:00'), \
+                 (3, 'FX-B', 'b1', '2024-03-01 09:05:00'), (4, 'FX-B', 'b2', '2024-03-01 09:05:00'), \
+                 (5, 'FX-C', 'c1', '2024-03-01 09:07:00')",
+            )
+            .await;
+            let source = format!(
+                "url = \"mysql://root@127.0.0.1:3306/{db}\"\ntable = \"order_lines\"\n\
+                 timestamp_column = \"updated_at\"\nid_column = \"id\"\nbatch_size = 3"
+            );
+            let d = deployment("sqlorders", "dist-orders", ("order", ORDER), &source);
+            broker.owns(&d);
+            let events = broker.bound_queue(&d.exchange, "test.sql.#").await;
+            let hub = d.start(Some(BROKER));
+
+            let got = broker.take(&events, 3, WAIT).await;
+            assert_eq!(got.len(), 3, "hub log:\n{}", hub.log_text());
+            assert_eq!(field(&got, "order"), ["FX-A", "FX-B", "FX-C"]);
+            assert_eq!(
+                field(&got, "skus"),
+                ["a1,a2", "b1,b2", "c1"],
+                "the batches of 3 rows end inside FX-B and at FX-C: those rows wait for the next poll"
+            );
+            assert!(
+                broker.take(&events, 1, QUIET).await.is_empty(),
+                "no order twice, none cut in two"
+            );
             hub.stop();
         })
         .await;

@@ -1,8 +1,10 @@
-//! `[group]`: consecutive flat rows whose `by` columns are equal make one nested record — the
-//! first row's columns at the top, every row (the first included) in a list named by `into` — so
-//! a receipt split over header and line rows, or an order repeated on each of its lines, becomes
-//! one event. A group holds at most `max_rows` rows; a larger one, or one with a row that could
-//! not be decoded, fails as a whole.
+//! `[group]`: consecutive rows whose `by` columns are equal make one nested record — the first
+//! row's columns at the top, every row (the first included) in a list named by `into` — so a
+//! receipt split over header and line rows, or an order repeated on each of its lines, becomes
+//! one event. Rows are flat rows (CSV, fixed width, XLSX) or records that are objects (a `sql`
+//! source's rows, NDJSON lines), whose `by` members are compared as text (null as empty). A group
+//! holds at most `max_rows` rows; a larger one, or one with a row that could not be decoded, fails
+//! as a whole.
 
 use super::plan::GroupPlan;
 use crate::format::record::{Body, Columns, Origin, Record, RecordError};
@@ -64,27 +66,35 @@ impl Grouper {
             Ok(record) => record,
             Err(e) => return Ok(self.undecodable(e)),
         };
-        let Body::Row { columns, row } = &record.body else {
-            let closed = self.finish();
-            let lone = Group {
-                origin: record.origin.clone(),
-                items: 1,
-                raw: record.raw(),
-                record: Err("[group] applies to flat rows; this record is nested".into()),
-            };
-            return Ok(closed.into_iter().chain([lone]).collect());
+        let (key, row) = match &record.body {
+            Body::Row { columns, row } => {
+                let indexes = self.key_indexes(columns)?;
+                let key: Vec<String> = indexes
+                    .iter()
+                    .map(|&i| row.get(i).unwrap_or_default().to_string())
+                    .collect();
+                (key, row_object(columns, row))
+            }
+            Body::Tree(Value::Object(members)) => (self.member_key(members)?, members.clone()),
+            Body::Tree(_) => {
+                let closed = self.finish();
+                let lone = Group {
+                    origin: record.origin.clone(),
+                    items: 1,
+                    raw: record.raw(),
+                    record: Err(
+                        "[group] applies to rows and objects; this record is neither".into(),
+                    ),
+                };
+                return Ok(closed.into_iter().chain([lone]).collect());
+            }
         };
-        let indexes = self.key_indexes(columns)?;
-        let key: Vec<String> = indexes
-            .iter()
-            .map(|&i| row.get(i).unwrap_or_default().to_string())
-            .collect();
         if let Some(open) = self.open.as_mut().filter(|o| o.key == key) {
-            open.add(&record, columns, row, self.max_rows);
+            open.add(&record, row, self.max_rows);
             return Ok(Vec::new());
         }
         let closed = self.finish();
-        self.open = Some(Open::start(key, &record, columns, row));
+        self.open = Some(Open::start(key, &record, row));
         Ok(closed.into_iter().collect())
     }
 
@@ -129,6 +139,22 @@ impl Grouper {
         }
     }
 
+    /// The key of an object record: its `by` members as text, null as empty.
+    fn member_key(&self, members: &Map<String, Value>) -> Result<Vec<String>, String> {
+        self.by
+            .iter()
+            .map(|name| match members.get(name) {
+                Some(Value::String(text)) => Ok(text.clone()),
+                Some(Value::Null) => Ok(String::new()),
+                Some(other) => Ok(other.to_string()),
+                None => Err(format!(
+                    "[group] by: the record has no member \"{name}\"; its members are: {}",
+                    members.keys().cloned().collect::<Vec<_>>().join(", ")
+                )),
+            })
+            .collect()
+    }
+
     fn key_indexes(&mut self, columns: &Arc<Columns>) -> Result<&[usize], String> {
         let fresh = match self.key_columns.take() {
             Some((c, indexes)) if Arc::ptr_eq(&c, columns) => (c, indexes),
@@ -153,25 +179,19 @@ impl Grouper {
 }
 
 impl Open {
-    fn start(
-        key: Vec<String>,
-        record: &Record,
-        columns: &Columns,
-        row: &csv::StringRecord,
-    ) -> Self {
-        let first = row_object(columns, row);
+    fn start(key: Vec<String>, record: &Record, first: Map<String, Value>) -> Self {
         Self {
             key,
             origin: record.origin.clone(),
             items: 1,
             rows: vec![Value::Object(first.clone())],
             first,
-            raw: record.raw(),
+            raw: row_raw(record),
             failed: None,
         }
     }
 
-    fn add(&mut self, record: &Record, columns: &Columns, row: &csv::StringRecord, max: usize) {
+    fn add(&mut self, record: &Record, row: Map<String, Value>, max: usize) {
         self.items += 1;
         if self.failed.is_some() {
             return;
@@ -182,9 +202,18 @@ impl Open {
             ));
             return;
         }
-        self.rows.push(Value::Object(row_object(columns, row)));
-        self.raw.extend_from_slice(&record.raw());
+        self.rows.push(Value::Object(row));
+        self.raw.extend_from_slice(&row_raw(record));
     }
+}
+
+/// A row as read: a flat row's line, an object's JSON on a line of its own.
+fn row_raw(record: &Record) -> Vec<u8> {
+    let mut raw = record.raw();
+    if matches!(record.body, Body::Tree(_)) {
+        raw.push(b'\n');
+    }
+    raw
 }
 
 /// A row as a JSON object of column → text.
@@ -314,5 +343,72 @@ mod tests {
         let mut items = rows(&[("A", "1")]);
         let err = g.push(items.remove(0)).unwrap_err();
         assert!(err.contains("no column \"receipt\""), "{err}");
+    }
+
+    fn objects(rows: &[serde_json::Value]) -> Vec<Result<Record, RecordError>> {
+        rows.iter()
+            .enumerate()
+            .map(|(i, row)| {
+                Ok(Record {
+                    origin: Origin {
+                        connector: "c".into(),
+                        file: "orders".into(),
+                        line: i as u64 + 1,
+                        offset: 0,
+                        locator: None,
+                    },
+                    body: Body::Tree(row.clone()),
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn consecutive_objects_with_one_key_make_one_record() {
+        let items = objects(&[
+            serde_json::json!({"no": "A", "sku": "1", "note": null}),
+            serde_json::json!({"no": "A", "sku": "2", "note": null}),
+            serde_json::json!({"no": null, "sku": "3"}),
+            serde_json::json!({"no": null, "sku": "4"}),
+            serde_json::json!({"no": "A", "sku": "5"}),
+        ]);
+        let groups = run(&mut grouper(10), items);
+        assert_eq!(
+            groups.iter().map(|g| g.items).collect::<Vec<_>>(),
+            [2, 2, 1]
+        );
+        let Ok(Record {
+            body: Body::Tree(tree),
+            ..
+        }) = &groups[0].record
+        else {
+            panic!("expected a tree");
+        };
+        assert_eq!(tree["no"], "A");
+        assert_eq!(tree["note"], Value::Null);
+        assert_eq!(tree["rows"][1]["sku"], "2");
+        assert_eq!(
+            groups[0].raw,
+            b"{\"no\":\"A\",\"note\":null,\"sku\":\"1\"}\n{\"no\":\"A\",\"note\":null,\"sku\":\"2\"}\n"
+        );
+    }
+
+    #[test]
+    fn an_object_without_the_key_member_is_an_error_for_the_input() {
+        let mut items = objects(&[serde_json::json!({"order": "A"})]);
+        let err = grouper(10).push(items.remove(0)).unwrap_err();
+        assert!(err.contains("no member \"no\""), "{err}");
+    }
+
+    #[test]
+    fn a_record_that_is_no_object_fails_alone() {
+        let items = objects(&[
+            serde_json::json!({"no": "A"}),
+            serde_json::json!(["A", "1"]),
+        ]);
+        let groups = run(&mut grouper(10), items);
+        assert_eq!(groups.len(), 2);
+        assert!(groups[0].record.is_ok());
+        assert!(groups[1].record.as_ref().unwrap_err().contains("neither"));
     }
 }

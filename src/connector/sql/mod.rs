@@ -8,12 +8,14 @@
 //!
 //! Each poll streams at most `batch_size` new rows (plus the re-read window) from one pooled
 //! connection (a pool of one per connector); a poll that came back full is followed at once by
-//! the next, otherwise the connector waits `interval`. A database error puts the connector in
+//! the next, otherwise the connector waits `interval`. With a `[group]` mapping, a full poll
+//! leaves its last group to the next ([`tail`]), so groups are published whole. A database error puts the connector in
 //! backing-off with an increasing delay; it never stops the other connectors.
 
 mod query;
 mod row;
 mod spec;
+mod tail;
 mod watermark;
 
 pub use query::Dialect;
@@ -68,6 +70,10 @@ enum PollError {
     Db(String),
     #[error("{0}")]
     Key(#[from] KeyError),
+    #[error("{0}")]
+    Group(#[from] tail::GroupTooLarge),
+    #[error("the rows do not fit the mapping: {0}")]
+    Refused(String),
     #[error("{0}")]
     Ingest(#[from] IngestError),
     #[error("state store: {0}")]
@@ -184,11 +190,16 @@ impl SqlSource {
         };
         let current = &*position.insert(current);
         let (since, limit) = current.since(self.source.batch_size);
-        let fetched = tokio::select! {
+        let mut fetched = tokio::select! {
             fetched = self.fetch(db, &since, limit, current) => fetched?,
             () = cancel.cancelled() => return Err(PollError::Stopped),
         };
         let full = fetched.read as i64 >= limit;
+        if let Some(group) = self.pipeline.mapping.group()
+            && full
+        {
+            tail::hold_back_last_group(&mut fetched.taken, &group.by)?;
+        }
         if fetched.taken.is_empty() {
             return Ok(full);
         }
@@ -196,6 +207,9 @@ impl SqlSource {
         let name: Arc<str> = self.source.name.as_str().into();
         let records = self.records(&name, fetched.taken);
         let tally = job.records(name, records).await?;
+        if let Some(reason) = tally.refused {
+            return Err(PollError::Refused(reason));
+        }
         let next = current.after(&keys);
         self.save(&next).await?;
         tracing::info!(connector = %self.pipeline.spec.id, rows = keys.len(), published = tally.published, failed = tally.failed, duplicates = tally.duplicates, watermark = %next.mark, "rows taken");
