@@ -113,7 +113,9 @@ enum Command {
         limit: usize,
     },
     /// Print the canonical events arriving on the events exchange, one line each (type, subject,
-    /// source, data), through a temporary queue. Needs only the broker.
+    /// the system and connector of its source, its first data fields), through a temporary
+    /// queue, and when it stops, how many events came per type and per legacy system. Needs only
+    /// the broker.
     Tail {
         #[command(flatten)]
         config: ConfigArg,
@@ -877,14 +879,36 @@ fn tail(
         idle: idle.map(std::time::Duration::from_secs),
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let seen = runtime
-        .block_on(omnibus::route::tail::tail(
-            &opts,
-            || eprintln!("tail: listening on {} for {}", opts.exchange, opts.pattern),
-            |line| println!("{line}"),
-        ))
+    let mut counts = omnibus::route::tail::Counts::default();
+    let mut stdout = std::io::stdout().lock();
+    let mut written = Ok(());
+    let feed = omnibus::route::tail::tail(
+        &opts,
+        || eprintln!("tail: listening on {} for {}", opts.exchange, opts.pattern),
+        |event| {
+            counts.add(&event);
+            if written.is_ok() {
+                written = writeln!(stdout, "{}", event.line()).and_then(|()| stdout.flush());
+            }
+        },
+    );
+    // Ctrl-C or SIGTERM ends the feed like --limit and --idle do: the counts are printed.
+    runtime
+        .block_on(async {
+            tokio::select! {
+                seen = feed => seen.map(drop),
+                () = signal() => Ok(()),
+            }
+        })
         .with_context(|| format!("consuming from {}", opts.exchange))?;
-    eprintln!("tail: {seen} event(s)");
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(e).context("writing to stdout");
+        }
+        _ => {}
+    }
+    drop(stdout);
+    put(&format!("\n{}", counts.render()))?;
     Ok(ExitCode::SUCCESS)
 }
 
