@@ -5,6 +5,7 @@
 //! rows already there (a unique key violated) are left as they are.
 
 use crate::connector::sql::{Dialect, SqlSourceSpec};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, Connection, Executor, MySqlConnection, PgConnection};
 use std::path::Path;
 
@@ -43,13 +44,9 @@ pub async fn load(spec: &SqlSourceSpec, scripts: &[&Path]) -> Result<Loaded, Str
             run(&mut conn, &statements).await
         }
         Dialect::Postgres => {
-            let mut server = PgConnection::connect(server_url(&url, "postgres").as_str())
-                .await
-                .map_err(|e| connect_error(&url, e))?;
+            let mut server = pg_connect(&server_url(&url, "postgres")).await?;
             create_pg_database(&mut server, &name).await?;
-            let mut conn = PgConnection::connect(url.as_str())
-                .await
-                .map_err(|e| connect_error(&url, e))?;
+            let mut conn = pg_connect(&url).await?;
             run(&mut conn, &statements).await
         }
     }
@@ -87,6 +84,15 @@ fn connect_error(url: &url::Url, e: sqlx::Error) -> String {
     let mut shown = url.clone();
     let _ = shown.set_password(None);
     format!("connecting to {shown}: {e}")
+}
+
+/// A PostgreSQL connection that keeps its notices ("already exists, skipping") to itself.
+async fn pg_connect(url: &url::Url) -> Result<PgConnection, String> {
+    let options: PgConnectOptions = url.as_str().parse().map_err(|e| connect_error(url, e))?;
+    let options = options.options([("client_min_messages", "warning")]);
+    PgConnection::connect_with(&options)
+        .await
+        .map_err(|e| connect_error(url, e))
 }
 
 async fn create_pg_database(server: &mut PgConnection, name: &str) -> Result<(), String> {
