@@ -12,6 +12,7 @@ pub mod check;
 pub mod config;
 pub mod connector;
 pub mod delivery;
+pub mod demo;
 pub mod format;
 pub mod hub;
 pub mod inspect;

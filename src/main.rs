@@ -120,7 +120,9 @@ enum Command {
         limit: usize,
     },
     /// Print the canonical events arriving on the events exchange, one line each (type, subject,
-    /// source, data), through a temporary queue. Needs only the broker.
+    /// the system and connector of its source, its first data fields), through a temporary
+    /// queue, and when it stops, how many events came per type and per legacy system. Needs only
+    /// the broker.
     Tail {
         #[command(flatten)]
         config: ConfigArg,
@@ -133,6 +135,23 @@ enum Command {
         /// Stop after this many seconds without an event.
         #[arg(long)]
         idle: Option<u64>,
+    },
+    /// Play the deployment's legacy systems into a running hub: for every connector, the samples
+    /// the demo manifest lists for its family, delivered the way its system does (a file dropped
+    /// in its folder, a signed webhook, a message on its queue or topic, rows in its database, the
+    /// pages of its API, served until the hub has read them). Waits for the hub to be ready first.
+    Demo {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The demo manifest: sample files per connector family.
+        #[arg(long, default_value = "examples/demo.toml")]
+        samples: PathBuf,
+        /// Print what each connector would get as JSON lines, and play nothing.
+        #[arg(long)]
+        plan: bool,
+        /// Seconds to wait for the hub to be ready, and then for it to read the stand-in APIs.
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
     },
     /// Print a running hub's connectors (state, last success, last error) from its admin API.
     Status {
@@ -426,6 +445,12 @@ fn main() -> ExitCode {
             limit,
             idle,
         } => tail(config.config, pattern, limit, idle),
+        Command::Demo {
+            config,
+            samples,
+            plan,
+            wait,
+        } => demo(&config.config, &samples, plan, wait),
         Command::Status { config, admin } => status(AdminArgs { config, admin }),
         Command::Tap {
             admin,
@@ -737,6 +762,45 @@ fn deployment_schema(config: &Path, event_type: &str) -> anyhow::Result<Option<A
     Ok(schema)
 }
 
+fn demo(config: &Path, samples: &Path, plan: bool, wait: u64) -> anyhow::Result<ExitCode> {
+    use omnibus::demo;
+    let hub = load::load_hub(config).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let (connectors, problems) = load::load_connectors(&hub.paths.connectors, &hub.paths.mappings);
+    if !problems.is_empty() {
+        eprintln!("warning: connectors left out of the demo:\n{problems}");
+    }
+    let manifest = demo::Manifest::load(samples)?;
+    let (unknown, silent) = demo::gaps(&connectors, &manifest);
+    for family in unknown {
+        eprintln!(
+            "warning: {}: no connector file {family}.toml",
+            samples.display()
+        );
+    }
+    if !silent.is_empty() {
+        eprintln!("note: nothing to play into {}", silent.join(", "));
+    }
+    let parts = demo::plan(&connectors, &manifest);
+    if plan {
+        for part in &parts {
+            put(&format!("{}\n", serde_json::to_string(part)?))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let wait = std::time::Duration::from_secs(wait);
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let unread = runtime.block_on(async {
+        let mut say = |line: String| println!("{line}");
+        let playing = demo::play(&hub, &connectors, &parts, wait, &mut say).await?;
+        anyhow::Ok(playing.finish(wait).await)
+    })?;
+    for address in &unread {
+        eprintln!("warning: the hub did not read the stand-in API at {address} to its end");
+    }
+    println!("played {} connector(s)", parts.len());
+    Ok(ExitCode::SUCCESS)
+}
+
 fn status(admin: AdminArgs) -> anyhow::Result<ExitCode> {
     use omnibus::ops::status;
     let base = admin_base(admin)?;
@@ -859,14 +923,36 @@ fn tail(
         idle: idle.map(std::time::Duration::from_secs),
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let seen = runtime
-        .block_on(omnibus::route::tail::tail(
-            &opts,
-            || eprintln!("tail: listening on {} for {}", opts.exchange, opts.pattern),
-            |line| println!("{line}"),
-        ))
+    let mut counts = omnibus::route::tail::Counts::default();
+    let mut stdout = std::io::stdout().lock();
+    let mut written = Ok(());
+    let feed = omnibus::route::tail::tail(
+        &opts,
+        || eprintln!("tail: listening on {} for {}", opts.exchange, opts.pattern),
+        |event| {
+            counts.add(&event);
+            if written.is_ok() {
+                written = writeln!(stdout, "{}", event.line()).and_then(|()| stdout.flush());
+            }
+        },
+    );
+    // Ctrl-C or SIGTERM ends the feed like --limit and --idle do: the counts are printed.
+    runtime
+        .block_on(async {
+            tokio::select! {
+                seen = feed => seen.map(drop),
+                () = signal() => Ok(()),
+            }
+        })
         .with_context(|| format!("consuming from {}", opts.exchange))?;
-    eprintln!("tail: {seen} event(s)");
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(e).context("writing to stdout");
+        }
+        _ => {}
+    }
+    drop(stdout);
+    put(&format!("\n{}", counts.render()))?;
     Ok(ExitCode::SUCCESS)
 }
 

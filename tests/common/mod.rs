@@ -39,7 +39,7 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// Copies a folder and its subfolders.
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read dir") {
         let path = entry.expect("dir entry").path();
@@ -190,6 +190,16 @@ pub struct Hub {
 }
 
 impl Hub {
+    /// Starts `cmd` (an `omnibus run` command line), its log written to `log`.
+    pub fn spawn(mut cmd: Command, log: &Path) -> Self {
+        let stderr = std::fs::File::create(log).expect("log file");
+        cmd.stdout(Stdio::null()).stderr(stderr);
+        Hub {
+            child: cmd.spawn().expect("spawn omnibus"),
+            log: log.to_path_buf(),
+        }
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -16,6 +16,7 @@ mod spec;
 mod watermark;
 
 pub use spec::{AuthSpec, HttpPollSpec, OAuth2Spec, Pagination, WatermarkSpec, parse_spec};
+pub use watermark::compare as compare_watermarks;
 
 use std::sync::Arc;
 
