@@ -356,3 +356,25 @@ async fn trouble_in_one_file_or_connector_stops_nothing_else() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_drop_folder_is_created_at_start_and_watched() {
+    with_broker(|mut broker: Broker| async move {
+        let d = pos_deployment(&mut broker, "autocreate");
+        std::fs::remove_dir_all(d.spool("pos")).expect("remove the drop folder");
+        let queue = broker.bound_queue(&d.exchange, "retail.sale.#").await;
+        let hub = d.start(None);
+        assert!(
+            eventually(WAIT, || d.spool("pos").is_dir()).await,
+            "hub log:\n{}",
+            hub.log_text()
+        );
+        assert!(hub.log_text().contains("created the missing drop folder"));
+        d.drop_file("pos", "sales.csv", &pos_sample());
+        let got = broker.take(&queue, 5, WAIT).await;
+        assert_eq!(got.len(), 5, "hub log:\n{}", hub.log_text());
+        assert!(!hub.log_text().contains("cannot read the drop folder"));
+        assert_eq!(hub.stop().code(), Some(0));
+    })
+    .await;
+}

@@ -31,6 +31,7 @@ impl FileDrop {
     pub async fn run(self, cancel: CancellationToken) -> Result<(), globset::Error> {
         let id = self.pipeline.spec.id.clone();
         let mut scanner = Scanner::new(&self.source)?;
+        create_missing(&self.source.path, &id);
         let (_watcher, mut changed) = watch(&self.source.path, &id);
         let job = self.pipeline.ingest(&cancel);
         tracing::info!(connector = %id, dir = %self.source.path.display(), glob = %self.source.glob, "watching folder");
@@ -201,6 +202,23 @@ impl FileDrop {
                 scanner.mark_failed(path);
                 tracing::error!(connector = %id, %file, error = %e, "records delivered but the file could not be moved; fix the folder's permissions (it would be read again otherwise)");
             }
+        }
+    }
+}
+
+/// Creates a drop folder that does not exist yet, so the legacy system can drop into it and the
+/// folder can be watched from the start (as Camel's `autoCreate`). A folder that cannot be made is
+/// left to the scan, which logs it and retries.
+fn create_missing(dir: &Path, connector: &str) {
+    if dir.exists() {
+        return;
+    }
+    match std::fs::create_dir_all(dir) {
+        Ok(()) => {
+            tracing::info!(connector, dir = %dir.display(), "created the missing drop folder")
+        }
+        Err(e) => {
+            tracing::warn!(connector, dir = %dir.display(), error = %e, "the drop folder does not exist and cannot be created; create it or fix [source] path")
         }
     }
 }
