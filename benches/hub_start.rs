@@ -2,8 +2,8 @@
 //! (`config/omnibus.toml`, every connector and family instance):
 //!
 //! - time from spawning the hub to its admin API answering;
-//! - time until every connector has left `starting` (connected, idle between polls, or backing off
-//!   because its legacy system is not there), and how many are in each state;
+//! - time from spawning the hub until every connector has left `starting` (connected, idle between
+//!   polls, or backing off because its legacy system is not there), and how many are in each state;
 //! - CPU the idle hub uses over `BENCH_IDLE_SECS` (default 30), from `/proc/<pid>/stat`, and its
 //!   peak RSS.
 //!
@@ -33,7 +33,7 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let client = reqwest::Client::new();
     let until_admin = runtime.block_on(wait_for_admin(&client, &admin, &mut hub));
-    let (until_all, states) = runtime.block_on(wait_for_connectors(&client, &admin));
+    let (until_all, states) = runtime.block_on(wait_for_connectors(&client, &admin, started));
     let since_start = started.elapsed();
     std::thread::sleep(Duration::from_secs(5).saturating_sub(since_start));
     let before = cpu_seconds(hub.id());
@@ -43,7 +43,7 @@ fn main() {
     stop(&mut hub);
     runtime.block_on(remove_exchanges(&tag));
 
-    let total: usize = states.values().sum();
+    let total: usize = states.values().map(Vec::len).sum();
     println!("hub_start: reference deployment, {total} connectors");
     println!(
         "  admin API answering after   {:>7.3} s",
@@ -53,8 +53,13 @@ fn main() {
         "  every connector started in  {:>7.3} s",
         until_all.as_secs_f64()
     );
-    for (state, n) in &states {
-        println!("    {state:<12} {n}");
+    for (state, ids) in &states {
+        let shown = if state == "backing_off" {
+            ids.join(", ")
+        } else {
+            String::new()
+        };
+        println!("    {state:<12} {:>3} {shown}", ids.len());
     }
     println!(
         "  idle CPU over {} s:          {used:.3} s ({:.2} % of one core)",
@@ -106,16 +111,16 @@ async fn wait_for_admin(client: &reqwest::Client, admin: &str, hub: &mut Child) 
     }
 }
 
-/// Waits until no connector is `starting`; returns the time from spawn (approximately: from the
-/// admin API's first answer on, plus that wait) and the count of connectors per state.
+/// Waits until no connector is `starting`; returns the time since `started` (the spawn) and the
+/// connectors in each state.
 async fn wait_for_connectors(
     client: &reqwest::Client,
     admin: &str,
-) -> (Duration, BTreeMap<String, usize>) {
-    let started = Instant::now();
+    started: Instant,
+) -> (Duration, BTreeMap<String, Vec<String>>) {
     loop {
         let states = states(client, admin).await;
-        let starting = states.get("starting").copied().unwrap_or(0);
+        let starting = states.get("starting").map_or(0, Vec::len);
         if starting == 0 && !states.is_empty() {
             return (started.elapsed(), states);
         }
@@ -127,7 +132,7 @@ async fn wait_for_connectors(
     }
 }
 
-async fn states(client: &reqwest::Client, admin: &str) -> BTreeMap<String, usize> {
+async fn states(client: &reqwest::Client, admin: &str) -> BTreeMap<String, Vec<String>> {
     let mut states = BTreeMap::new();
     let Ok(response) = client.get(format!("{admin}/api/connectors")).send().await else {
         return states;
@@ -140,7 +145,8 @@ async fn states(client: &reqwest::Client, admin: &str) -> BTreeMap<String, usize
     };
     for c in body["connectors"].as_array().into_iter().flatten() {
         let state = c["state"].as_str().unwrap_or("?").to_string();
-        *states.entry(state).or_default() += 1;
+        let id = c["id"].as_str().unwrap_or("?").to_string();
+        states.entry(state).or_default().push(id);
     }
     states
 }
