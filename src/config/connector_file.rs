@@ -114,7 +114,8 @@ pub struct ParsedConnector {
 
 /// Parses and checks one connector file's text: one connector, or one per instance of a family
 /// (`[[instances]]`, see [`super::instances`]). Returns the good connectors and the problems of the
-/// others, so one bad instance does not keep its siblings from running.
+/// others, so one bad instance does not keep its siblings from running. Ids shared by several
+/// instances are caught with every other shared id, when a folder is loaded.
 pub fn parse_connectors(
     src: &Source<'_>,
     mappings_dir: &Path,
@@ -147,43 +148,7 @@ pub fn parse_connectors(
             Err(d) => problems.push((instance, d)),
         }
     }
-    let mut found = instances::merge(problems, family.instances.len());
-    let (good, shared) = distinct_ids(src, good);
-    found.extend(shared);
-    (good, found)
-}
-
-/// Leaves out a family's instances that got the same id, with one diagnostic per such id.
-fn distinct_ids(
-    src: &Source<'_>,
-    parsed: Vec<ParsedConnector>,
-) -> (Vec<ParsedConnector>, Diagnostics) {
-    let mut count: std::collections::HashMap<String, usize> = Default::default();
-    for p in &parsed {
-        *count.entry(p.spec.id.clone()).or_default() += 1;
-    }
-    let mut found = Diagnostics::default();
-    let mut reported = HashSet::new();
-    let mut good = Vec::new();
-    for p in parsed {
-        let n = count.get(&p.spec.id).copied().unwrap_or(0);
-        if n < 2 {
-            good.push(p);
-            continue;
-        }
-        if reported.insert(p.spec.id.clone()) {
-            found.push(Diagnostic {
-                file: src.path.to_path_buf(),
-                position: p.id_position,
-                message: format!(
-                    "{n} instances get the id \"{}\"; each needs its own: put a parameter in \
-                     the id, e.g. id = \"{}-${{region}}\"",
-                    p.spec.id, p.spec.id
-                ),
-            });
-        }
-    }
-    (good, found)
+    (good, instances::merge(problems, family.instances.len()))
 }
 
 /// A parsed instance, checked to have an id of its own.

@@ -8,7 +8,7 @@ use super::diagnostic::{Diagnostic, Diagnostics};
 use super::hub::{HubConfig, PathsConfig};
 use super::toml_de::Source;
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -265,7 +265,8 @@ fn is_connector_file(path: &Path) -> bool {
     visible && path.extension().is_some_and(|e| e == "toml") && path.is_file()
 }
 
-/// Leaves out every connector whose id another file uses too, with a diagnostic for each.
+/// Leaves out every connector whose id another connector uses too — in another file, or another
+/// instance of the same family — with one diagnostic per file and id.
 fn without_duplicates(parsed: Vec<ParsedConnector>) -> (Vec<ConnectorSpec>, Diagnostics) {
     let mut files_by_id: HashMap<String, Vec<PathBuf>> = HashMap::new();
     for p in &parsed {
@@ -275,10 +276,15 @@ fn without_duplicates(parsed: Vec<ParsedConnector>) -> (Vec<ConnectorSpec>, Diag
             .push(p.spec.file.clone());
     }
     let mut found = Diagnostics::default();
+    let mut reported = HashSet::new();
     let mut good = Vec::new();
     for p in parsed {
         match files_by_id.get(&p.spec.id) {
-            Some(files) if files.len() > 1 => found.push(duplicate(&p, files)),
+            Some(files) if files.len() > 1 => {
+                if reported.insert((p.spec.file.clone(), p.spec.id.clone())) {
+                    found.push(duplicate(&p, files));
+                }
+            }
             _ => good.push(p.spec),
         }
     }
@@ -286,23 +292,33 @@ fn without_duplicates(parsed: Vec<ParsedConnector>) -> (Vec<ConnectorSpec>, Diag
 }
 
 fn duplicate(p: &ParsedConnector, files: &[PathBuf]) -> Diagnostic {
-    let others: Vec<String> = files
+    let others: BTreeSet<String> = files
         .iter()
         .filter(|f| **f != p.spec.file)
         .map(|f| f.display().to_string())
         .collect();
-    let origin = match p.id_position {
-        Some(_) => "",
-        None => " (from the file name)",
+    let id = &p.spec.id;
+    let message = if others.is_empty() {
+        format!(
+            "{} instances get the id \"{id}\"; each needs its own: put a parameter in the id, \
+             e.g. id = \"{id}-${{region}}\"",
+            files.len()
+        )
+    } else {
+        let origin = match p.id_position {
+            Some(_) => "",
+            None => " (from the file name)",
+        };
+        let others: Vec<String> = others.into_iter().collect();
+        format!(
+            "connector id \"{id}\"{origin} is also used by {}; connector ids must be unique",
+            others.join(", ")
+        )
     };
     Diagnostic {
         file: p.spec.file.clone(),
         position: p.id_position,
-        message: format!(
-            "connector id \"{}\"{origin} is also used by {}; connector ids must be unique",
-            p.spec.id,
-            others.join(", ")
-        ),
+        message,
     }
 }
 
