@@ -571,10 +571,10 @@ fn check(config: PathBuf, list: bool) -> anyhow::Result<ExitCode> {
 
 /// `check --list`: one line per connector, columns aligned.
 fn print_connectors(connectors: &[omnibus::config::connector::ConnectorSpec]) {
-    let rows: Vec<[String; 5]> = connectors
+    let rows: Vec<Vec<String>> = connectors
         .iter()
         .map(|c| {
-            [
+            vec![
                 c.id.clone(),
                 c.system.clone(),
                 c.source.kind().to_string(),
@@ -583,23 +583,8 @@ fn print_connectors(connectors: &[omnibus::config::connector::ConnectorSpec]) {
             ]
         })
         .collect();
-    let header = ["ID", "SYSTEM", "SOURCE", "MAPPING", "READS"].map(String::from);
-    let mut widths = [0usize; 4];
-    for row in std::iter::once(&header).chain(&rows) {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    for row in std::iter::once(&header).chain(&rows) {
-        let [id, system, kind, mapping, reads] = row;
-        println!(
-            "{id:<w0$}  {system:<w1$}  {kind:<w2$}  {mapping:<w3$}  {reads}",
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-            w3 = widths[3]
-        );
-    }
+    let headers = ["ID", "SYSTEM", "SOURCE", "MAPPING", "READS"];
+    print!("{}", omnibus::ops::table(&headers, &rows));
 }
 
 fn map(config: PathBuf, connector: &str, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
