@@ -2,10 +2,7 @@
 //! connector's path, with a content type the connector accepts, signed as its `auth` requires, and
 //! with a fresh delivery id in its idempotency header.
 
-use crate::connector::http_push::{Auth, ContentKind, HttpPushSpec, SignatureEncoding};
-use base64::Engine as _;
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use crate::connector::http_push::{Auth, ContentKind, HttpPushSpec};
 use std::path::Path;
 
 /// POSTs `sample` to `base` (the ingest listener's URL) + the connector's path; the answer's
@@ -26,12 +23,11 @@ pub async fn post(
     }
     match &spec.auth {
         Auth::None => {}
-        Auth::HmacSha256 {
-            key,
-            header,
-            encoding,
-        } => {
-            let signature = sign(key.expose().as_bytes(), &body, *encoding)?;
+        Auth::HmacSha256 { header, .. } => {
+            let signature = spec
+                .auth
+                .signature(&body)
+                .ok_or("the connector's HMAC secret cannot key a signature")?;
             request = request.header(header.as_str(), signature);
         }
         Auth::Bearer { .. } => {
@@ -52,17 +48,6 @@ pub async fn post(
         return Err(format!("POST {url} answered {status}: {text}"));
     }
     Ok(format!("POST {url} → {status}"))
-}
-
-/// The HMAC-SHA256 of `body` keyed with `key`, written as the connector expects.
-fn sign(key: &[u8], body: &[u8], encoding: SignatureEncoding) -> Result<String, String> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).map_err(|e| e.to_string())?;
-    mac.update(body);
-    let tag = mac.finalize().into_bytes();
-    Ok(match encoding {
-        SignatureEncoding::Hex => tag.iter().map(|b| format!("{b:02x}")).collect(),
-        SignatureEncoding::Base64 => base64::engine::general_purpose::STANDARD.encode(tag),
-    })
 }
 
 /// The accepted content type that fits the sample's extension, else the first accepted one.
