@@ -30,7 +30,6 @@ pub async fn load(spec: &SqlSourceSpec, scripts: &[&Path]) -> Result<Loaded, Str
     }
     match spec.dialect {
         Dialect::Mysql => {
-            let url = mysql_url(url);
             let mut server = MySqlConnection::connect(server_url(&url, "").as_str())
                 .await
                 .map_err(|e| connect_error(&url, e))?;
@@ -61,16 +60,6 @@ fn database_name(url: &url::Url) -> Result<String, String> {
         ));
     }
     Ok(name.to_string())
-}
-
-/// `mariadb://` read as `mysql://`, as the connector does.
-fn mysql_url(url: url::Url) -> url::Url {
-    match url.scheme() {
-        "mariadb" => {
-            url::Url::parse(&url.as_str().replacen("mariadb://", "mysql://", 1)).unwrap_or(url)
-        }
-        _ => url,
-    }
 }
 
 /// The same server with `database` (or none) instead of the connector's.
