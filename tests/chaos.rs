@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::POS_FORMAT;
+
 use common::{Broker, Deployment, eventually, with_broker};
 use futures_util::StreamExt;
 use lapin::BasicProperties;
@@ -20,7 +22,6 @@ use std::time::{Duration, Instant};
 /// Held by each test for its whole run.
 static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const POS_FORMAT: &str = "type = \"csv\"\nencoding = \"utf-8\"\nheader = true";
 const POS_HEADER: &str = "store_id,receipt_no,line_no,sold_at,sku,barcode,item_name,qty,unit_price,amount,payment,member_card\n";
 /// A generous deadline for anything the hub does.
 const WAIT: Duration = Duration::from_secs(120);

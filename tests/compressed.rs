@@ -4,11 +4,12 @@
 
 mod common;
 
+use common::POS_FORMAT;
+
 use common::{Broker, Deployment, eventually, with_broker};
 use std::io::Write;
 use std::time::Duration;
 
-const POS_FORMAT: &str = "type = \"csv\"\nencoding = \"utf-8\"\nheader = true";
 const WAIT: Duration = Duration::from_secs(30);
 
 fn sample() -> Vec<u8> {

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::POS_FORMAT;
+
 use common::{Broker, Deployment, with_broker};
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
@@ -14,7 +16,6 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
-const POS_FORMAT: &str = "type = \"csv\"\nencoding = \"utf-8\"\nheader = true";
 const POS_COLUMNS: [&str; 12] = [
     "store_id",
     "receipt_no",

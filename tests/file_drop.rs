@@ -3,11 +3,12 @@
 
 mod common;
 
+use common::POS_FORMAT;
+
 use common::{Broker, Deployment, eventually, with_broker};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-const POS_FORMAT: &str = "type = \"csv\"\nencoding = \"utf-8\"\nheader = true";
 const ERP_FORMAT: &str = "type = \"csv\"\nencoding = \"gbk\"\ndelimiter = \"|\"\nheader = true";
 const WAIT: Duration = Duration::from_secs(30);
 

@@ -4,10 +4,11 @@
 
 mod common;
 
+use common::POS_FORMAT;
+
 use common::{Broker, Deployment, eventually, with_broker};
 use std::time::Duration;
 
-const POS_FORMAT: &str = "type = \"csv\"\nencoding = \"utf-8\"\nheader = true";
 const WAIT: Duration = Duration::from_secs(30);
 const HEADER: &str = "store_id,receipt_no,line_no,sold_at,sku,barcode,item_name,qty,unit_price,amount,payment,member_card\n";
 

@@ -5,13 +5,14 @@
 
 mod common;
 
+use common::POS_FORMAT;
+
 use common::{Broker, Deployment, eventually, unique, with_broker};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
-const POS_FORMAT: &str = "type = \"csv\"\nencoding = \"utf-8\"\nheader = true";
 const SALE: &str = "store_id,receipt_no,line_no,sold_at,sku,barcode,item_name,qty,unit_price,amount,payment,member_card\n\
                     SH-001,R-PY-1,1,2024-03-01 10:15:00,10023456,6901234567892,农夫山泉 550ml,2,2.00,4.00,alipay,\n";
 

@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 
 pub const BROKER: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
+/// The `[format]` of the POS sample `examples/pos/sales_20240301.csv` (UTF-8 CSV with a header).
+pub const POS_FORMAT: &str = "type = \"csv\"\nencoding = \"utf-8\"\nheader = true";
+
 /// A name no other test (or test run) uses.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
