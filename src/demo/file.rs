@@ -3,7 +3,6 @@
 //! match; a connector that waits for a marker file gets one after the rename.
 
 use crate::config::connector::FileSourceSpec;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Drops `sample` into the connector's folder atomically; the file it became.
@@ -21,7 +20,8 @@ pub fn drop_sample(spec: &FileSourceSpec, sample: &Path) -> Result<PathBuf, Stri
             spec.glob
         ));
     }
-    let bytes = std::fs::read(sample).map_err(|e| format!("{}: {e}", sample.display()))?;
+    let mut input =
+        std::fs::File::open(sample).map_err(|e| format!("{}: {e}", sample.display()))?;
     std::fs::create_dir_all(&spec.path)
         .map_err(|e| format!("creating {}: {e}", spec.path.display()))?;
     let target = spec.path.join(name);
@@ -30,8 +30,8 @@ pub fn drop_sample(spec: &FileSourceSpec, sample: &Path) -> Result<PathBuf, Stri
         .suffix(".demo")
         .tempfile_in(&spec.path)
         .map_err(|e| format!("writing into {}: {e}", spec.path.display()))?;
-    temp.write_all(&bytes)
-        .and_then(|()| temp.as_file().sync_all())
+    std::io::copy(&mut input, &mut temp)
+        .and_then(|_| temp.as_file().sync_all())
         .map_err(|e| format!("writing into {}: {e}", spec.path.display()))?;
     temp.persist(&target)
         .map_err(|e| format!("renaming to {}: {}", target.display(), e.error))?;
