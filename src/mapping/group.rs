@@ -75,7 +75,7 @@ impl Grouper {
                     .collect();
                 (key, row_object(columns, row))
             }
-            Body::Tree(Value::Object(members)) => (self.member_key(members)?, members.clone()),
+            Body::Tree(Value::Object(members)) => (object_key(&self.by, members)?, members.clone()),
             Body::Tree(_) => {
                 let closed = self.finish();
                 let lone = Group {
@@ -139,22 +139,6 @@ impl Grouper {
         }
     }
 
-    /// The key of an object record: its `by` members as text, null as empty.
-    fn member_key(&self, members: &Map<String, Value>) -> Result<Vec<String>, String> {
-        self.by
-            .iter()
-            .map(|name| match members.get(name) {
-                Some(Value::String(text)) => Ok(text.clone()),
-                Some(Value::Null) => Ok(String::new()),
-                Some(other) => Ok(other.to_string()),
-                None => Err(format!(
-                    "[group] by: the record has no member \"{name}\"; its members are: {}",
-                    members.keys().cloned().collect::<Vec<_>>().join(", ")
-                )),
-            })
-            .collect()
-    }
-
     fn key_indexes(&mut self, columns: &Arc<Columns>) -> Result<&[usize], String> {
         let fresh = match self.key_columns.take() {
             Some((c, indexes)) if Arc::ptr_eq(&c, columns) => (c, indexes),
@@ -176,6 +160,25 @@ impl Grouper {
             })
             .collect()
     }
+}
+
+/// The group key of an object record (a `sql` row, an NDJSON line): its `by` members as text,
+/// null as empty. The `sql` source finds its polls' group boundaries with it too.
+pub(crate) fn object_key(
+    by: &[String],
+    members: &Map<String, Value>,
+) -> Result<Vec<String>, String> {
+    by.iter()
+        .map(|name| match members.get(name) {
+            Some(Value::String(text)) => Ok(text.clone()),
+            Some(Value::Null) => Ok(String::new()),
+            Some(other) => Ok(other.to_string()),
+            None => Err(format!(
+                "[group] by: the record has no member \"{name}\"; its members are: {}",
+                members.keys().cloned().collect::<Vec<_>>().join(", ")
+            )),
+        })
+        .collect()
 }
 
 impl Open {

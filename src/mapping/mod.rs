@@ -15,7 +15,7 @@ mod error;
 mod eval;
 mod example;
 mod functions;
-mod group;
+pub(crate) mod group;
 mod layout;
 mod lookup;
 mod mapper;

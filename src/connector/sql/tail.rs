@@ -4,7 +4,7 @@
 //! their group: a group is always published whole, and positions are saved only between groups.
 
 use super::row::ReadRow;
-use serde_json::Value;
+use crate::mapping::group::object_key;
 
 /// Why a full poll has no group boundary to stop at.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,13 +41,15 @@ pub fn hold_back_last_group(
     Ok(held)
 }
 
-/// The `by` columns of a row (of the columns read, for a row not wholly readable).
-fn key<'r>(row: &'r ReadRow, by: &[String]) -> Vec<Option<&'r Value>> {
+/// The group key of a row (of the columns read, for a row not wholly readable), as `[group]`
+/// computes it; `None` for a row without the `by` columns, whose group fails anyway.
+fn key(row: &ReadRow, by: &[String]) -> Option<Vec<String>> {
     let body = match &row.body {
         Ok(body) => body,
         Err(unreadable) => &unreadable.partial,
     };
-    by.iter().map(|name| body.get(name)).collect()
+    body.as_object()
+        .and_then(|members| object_key(by, members).ok())
 }
 
 #[cfg(test)]
@@ -83,6 +85,14 @@ mod tests {
         let mut taken = rows(&["A", "A", "B", "C", "C"]);
         assert_eq!(hold_back_last_group(&mut taken, &by()), Ok(2));
         assert_eq!(ids(&taken), [1, 2, 3]);
+    }
+
+    #[test]
+    fn the_boundary_is_where_group_sees_it_null_and_empty_alike() {
+        let mut taken = rows(&["A", "", ""]);
+        taken[2].body = Ok(json!({ "order_no": null, "line_no": "2" }));
+        assert_eq!(hold_back_last_group(&mut taken, &by()), Ok(2));
+        assert_eq!(ids(&taken), [1]);
     }
 
     #[test]
